@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/kaudit/kaudit/topology"
+	"github.com/kaudit/kaudit/topology/embedded"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// sarama's and go-metrics' process-wide background goroutines.
+		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+	)
+}
+
+// skipShort skips e2e tests under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: skipped under -short")
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("KAUDIT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startBroker starts an embedded broker, closed at test end.
+func startBroker(t *testing.T) *embedded.Broker {
+	t.Helper()
+	b, err := embedded.Start(embedded.Options{})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	return b
+}
+
+// startPipeline runs one kaudit instance until the test ends, and waits
+// until its topics exist.
+func startPipeline(t *testing.T, cfg topology.Config, opts ...topology.Option) *topology.Pipeline {
+	t.Helper()
+	p, err := topology.New(cfg, append([]topology.Option{topology.WithLogger(testLogger(t))}, opts...)...)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("pipeline did not stop within 30s")
+		}
+	})
+	select {
+	case <-p.Started():
+	case err := <-done:
+		t.Fatalf("pipeline stopped before starting: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("pipeline did not start within 30s")
+	}
+	return p
+}
+
+func newClient(t *testing.T, b *embedded.Broker, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addrs()...)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// produceLines writes lines to topic with keys that are not connection ids.
+func produceLines(t *testing.T, c *kgo.Client, topic string, lines []string) {
+	t.Helper()
+	recs := make([]*kgo.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("shipper-%d", i%7)), Value: []byte(l)}
+	}
+	require.NoError(t, c.ProduceSync(context.Background(), recs...).FirstErr())
+}
+
+// consumeN reads topic from the start until n records arrived, then keeps
+// reading for settle to catch any extra ones.
+func consumeN(t *testing.T, b *embedded.Broker, topic string, n int, settle time.Duration) []*kgo.Record {
+	t.Helper()
+	c := newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var out []*kgo.Record
+	deadline := time.Now().Add(90 * time.Second)
+	var settleUntil time.Time
+	for {
+		now := time.Now()
+		if len(out) >= n && settleUntil.IsZero() {
+			settleUntil = now.Add(settle)
+		}
+		if !settleUntil.IsZero() && now.After(settleUntil) {
+			return out
+		}
+		if now.After(deadline) {
+			t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := c.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+}

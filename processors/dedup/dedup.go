@@ -1,0 +1,164 @@
+// Package dedup collapses the request log per connection: it re-keys raw
+// lines by connection and keeps, in the group table, the first Produce and
+// the first Fetch of each connection. Later ones are counted and dropped;
+// every other request passes.
+package dedup
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+
+	"github.com/kaudit/kaudit/schemas"
+)
+
+// Outputs names the streams this group writes; topology supplies them.
+type Outputs struct {
+	Kept       goka.Stream // requests that become audit records, keyed by connection
+	DeadLetter goka.Stream // raw lines that could not be parsed
+}
+
+// Observer is told what happened to each line; topology feeds metrics
+// from it. A nil func is skipped.
+type Observer struct {
+	Parsed     func()
+	Skipped    func(reason string)
+	DeadLetter func(reason string)
+	Suppressed func(api string)
+	Kept       func(api string)
+}
+
+// Settings are the parse settings the callbacks need.
+type Settings struct {
+	Cluster  string
+	Location *time.Location
+	Log      *slog.Logger
+	Observe  Observer
+}
+
+// Rekey parses a raw line and loops it back keyed by connection, so that
+// every request of one connection meets the same table partition whatever
+// key the shipper used. Bad lines go to the dead-letter stream.
+func Rekey(out Outputs, s Settings) goka.ProcessCallback {
+	return func(ctx goka.Context, msg any) {
+		raw, _ := msg.([]byte) // codec.Bytes always yields []byte
+		cluster := s.Cluster
+		if h := ctx.Headers()[schemas.HeaderCluster]; len(h) > 0 {
+			cluster = string(h)
+		}
+		r, err := schemas.ParseLine(raw, schemas.ParseOptions{
+			Cluster: cluster, Location: s.Location, Fallback: ctx.Timestamp(),
+		})
+		if errors.Is(err, schemas.ErrForwarded) {
+			call1(s.Observe.Skipped, "forwarded")
+			return
+		}
+		if err != nil {
+			reason := schemas.ReasonBadJSON
+			var pe *schemas.ParseError
+			if errors.As(err, &pe) {
+				reason = pe.Reason
+			}
+			// Keyed as it came in, value untouched: the line can be replayed.
+			ctx.Emit(out.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(schemas.DeadLetterHeaders(ctx, reason, err)))
+			call1(s.Observe.DeadLetter, reason)
+			return
+		}
+		r.SourcePartition, r.SourceOffset = ctx.Partition(), ctx.Offset()
+		call0(s.Observe.Parsed)
+		ctx.Loopback(schemas.ConnKey(r.Cluster, r.Connection), r)
+	}
+}
+
+// Collapse runs per connection: it updates the connection's state and
+// forwards the request unless it is a repeat Produce or Fetch.
+func Collapse(out Outputs, s Settings) goka.ProcessCallback {
+	return func(ctx goka.Context, msg any) {
+		r, _ := msg.(*schemas.RequestLog) // the loop codec always yields *RequestLog
+		var st *schemas.ConnState
+		if v := ctx.Value(); v != nil {
+			st, _ = v.(*schemas.ConnState)
+		}
+		st, keep := Decide(st, r)
+		ctx.SetValue(st)
+		if !keep {
+			call1(s.Observe.Suppressed, r.APIName)
+			return
+		}
+		call1(s.Observe.Kept, r.APIName)
+		ctx.Emit(out.Kept, ctx.Key(), r)
+	}
+}
+
+// Decide is the dedup rule. It returns the connection's new state and
+// whether r is audited: a Produce or Fetch is audited when it is the first
+// one on the connection that names a topic; any other request always is.
+// A replay of the line that was audited first is audited again, so a crash
+// between the table write and the emit cannot lose that record.
+func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, bool) {
+	if st == nil {
+		st = &schemas.ConnState{
+			Cluster:    r.Cluster,
+			Connection: r.Connection,
+			FirstSeen:  r.Time,
+		}
+	}
+	// Identity fields follow the latest request: a connection authenticates
+	// once, so they only fill in what earlier lines lacked.
+	st.Principal, st.ClientID = r.Principal, r.ClientID
+	st.Listener, st.SecurityProtocol = r.Listener, r.SecurityProtocol
+	st.ClientAddress = schemas.ClientIP(r.Connection)
+	if r.Time.After(st.LastSeen) {
+		st.LastSeen = r.Time
+	}
+	st.Requests++
+
+	var first **schemas.FirstRequest
+	switch r.APIKey {
+	case schemas.APIProduce:
+		first = &st.FirstProduce
+	case schemas.APIFetch:
+		first = &st.FirstFetch
+	default:
+		return st, true
+	}
+	if *first != nil {
+		if (*first).SourcePartition == r.SourcePartition && (*first).SourceOffset == r.SourceOffset {
+			return st, true // replay of the audited line
+		}
+		if r.APIKey == schemas.APIProduce {
+			st.SuppressedProduce++
+		} else {
+			st.SuppressedFetch++
+		}
+		st.SuppressedBytes += r.RecordBytes
+		return st, false
+	}
+	if len(r.Topics) == 0 {
+		// Incremental fetch sessions send empty topic lists: nothing to audit
+		// yet, and no reason to spend the connection's first record on it.
+		return st, false
+	}
+	*first = &schemas.FirstRequest{
+		Time:            r.Time,
+		CorrelationID:   r.CorrelationID,
+		Topics:          r.Topics,
+		SourcePartition: r.SourcePartition,
+		SourceOffset:    r.SourceOffset,
+	}
+	return st, true
+}
+
+func call0(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+func call1(f func(string), s string) {
+	if f != nil {
+		f(s)
+	}
+}

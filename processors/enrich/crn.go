@@ -1,0 +1,68 @@
+package enrich
+
+import (
+	"strings"
+
+	"github.com/kaudit/kaudit/schemas"
+)
+
+// Resource types as Confluent's cloudResources name them.
+const (
+	ResOrganization = "ORGANIZATION"
+	ResEnvironment  = "ENVIRONMENT"
+	ResCloudCluster = "CLOUD_CLUSTER"
+	ResKafkaCluster = "KAFKA_CLUSTER"
+	ResTopic        = "TOPIC"
+	ResGroup        = "GROUP"
+	ResClusterLink  = "CLUSTER_LINK"
+	ResTxnID        = "TRANSACTIONAL_ID"
+)
+
+// crnElement is the CRN path element of each sub-cluster resource type.
+var crnElement = map[string]string{
+	ResTopic:       "topic",
+	ResGroup:       "group",
+	ResClusterLink: "link",
+	ResTxnID:       "transactional-id",
+}
+
+// serviceName is `crn://<authority>/`, the seed's serviceName and source.
+func (c Cluster) serviceName() string { return "crn://" + c.CRNAuthority + "/" }
+
+// clusterScope is the hierarchy down to and including the Kafka cluster,
+// with the CRN that names it.
+func (c Cluster) clusterScope() (string, []schemas.ResourceRef) {
+	var b strings.Builder
+	b.WriteString(c.serviceName())
+	var refs []schemas.ResourceRef
+	for _, p := range []struct{ typ, elem, id string }{
+		{ResOrganization, "organization", c.Organization},
+		{ResEnvironment, "environment", c.Environment},
+		{ResCloudCluster, "cloud-cluster", c.CloudCluster},
+	} {
+		if p.id == "" {
+			continue
+		}
+		b.WriteString(p.elem + "=" + escapeCRN(p.id) + "/")
+		refs = append(refs, schemas.ResourceRef{Type: p.typ, ResourceID: p.id})
+	}
+	b.WriteString("kafka=" + escapeCRN(c.ID))
+	return b.String(), refs
+}
+
+// resourceCRN returns a resource's CRN and the cloudResources scope above
+// it. A KAFKA_CLUSTER resource is the cluster itself.
+func (c Cluster) resourceCRN(typ, name string) (string, []schemas.ResourceRef) {
+	crn, scope := c.clusterScope()
+	elem, ok := crnElement[typ]
+	if !ok {
+		return crn, scope
+	}
+	scope = append(scope, schemas.ResourceRef{Type: ResKafkaCluster, ResourceID: c.ID})
+	return crn + "/" + elem + "=" + escapeCRN(name), scope
+}
+
+// crnEscaper percent-encodes the characters that would split a CRN path.
+var crnEscaper = strings.NewReplacer("%", "%25", "/", "%2F", "=", "%3D")
+
+func escapeCRN(s string) string { return crnEscaper.Replace(s) }

@@ -1,0 +1,75 @@
+package enrich
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+
+	"github.com/kaudit/kaudit/schemas"
+)
+
+// Outputs names the streams the audit group writes.
+type Outputs struct {
+	DeadLetter goka.Stream
+}
+
+// RouteFunc picks the destination streams of one record; none discards it.
+type RouteFunc func(schemas.RouteInfo) []goka.Stream
+
+// Settings configure the audit callback.
+type Settings struct {
+	Cluster Cluster
+	Lookups Lookups
+	Route   RouteFunc
+	Log     *slog.Logger
+	// Emitted, NotAudited and Failed are metric hooks; nil is skipped.
+	Emitted    func(topic string)
+	NotAudited func(api string)
+	Failed     func(reason string)
+}
+
+// ReasonEnrich marks a kept request whose bodies could not be mapped.
+const ReasonEnrich = "enrich"
+
+// Process builds the audit records of one kept request and emits each,
+// as structured JSON keyed by its subject CRN, to every routed stream. The
+// subject key keeps one resource's records in order on one partition.
+func Process(out Outputs, s Settings) goka.ProcessCallback {
+	return func(ctx goka.Context, msg any) {
+		r, _ := msg.(*schemas.RequestLog) // the input codec always yields *RequestLog
+		recs, err := Enrich(r, s.Cluster, s.Lookups)
+		if errors.Is(err, ErrNotAudited) {
+			if s.NotAudited != nil {
+				s.NotAudited(r.APIName)
+			}
+			return
+		}
+		if err != nil {
+			s.Log.Warn("request not mappable, dead-lettered", "conn_id", r.Connection, "api", r.APIName, "err", err)
+			// JSON, not the internal Avro, so the dead letter reads on its own.
+			raw, jerr := json.Marshal(r)
+			if jerr != nil {
+				ctx.Fail(jerr)
+			}
+			ctx.Emit(out.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(schemas.DeadLetterHeaders(ctx, ReasonEnrich, err)))
+			if s.Failed != nil {
+				s.Failed(ReasonEnrich)
+			}
+			return
+		}
+		for _, rec := range recs {
+			value, err := json.Marshal(rec.Event)
+			if err != nil {
+				ctx.Fail(err) // a validated event always marshals
+			}
+			for _, dst := range s.Route(rec.Route) {
+				ctx.Emit(dst, rec.Route.Subject, value)
+				if s.Emitted != nil {
+					s.Emitted(string(dst))
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is kaudit's whole configuration: one YAML file (`--config`), with
+// flags overriding single fields. Defaults() fills what is unset and
+// Validate() names every bad field.
+type Config struct {
+	// Brokers are the bootstrap brokers of the cluster kaudit reads from
+	// and writes to.
+	Brokers []string `yaml:"brokers"`
+	// ClientID prefixes the Kafka client ids of kaudit's clients.
+	ClientID string `yaml:"client_id"`
+	// KafkaVersion is the protocol version sarama speaks (e.g. 3.6.0).
+	KafkaVersion string `yaml:"kafka_version"`
+	// HTTPAddr serves the query API and health endpoints; "" disables it.
+	HTTPAddr string `yaml:"http_addr"`
+	// StateDir keeps group-table state on disk (LevelDB) so a restart
+	// recovers fast; "" keeps it in memory, recovered from Kafka at start.
+	StateDir string `yaml:"state_dir"`
+	// LogTimeZone is the zone of the request log's timestamps, which carry
+	// none (log4j %d). IANA name; default UTC.
+	LogTimeZone string        `yaml:"log_time_zone"`
+	Cluster     ClusterConfig `yaml:"cluster"`
+	Topics      TopicsConfig  `yaml:"topics"`
+}
+
+// ClusterConfig names the audited cluster; it supplies every CRN.
+type ClusterConfig struct {
+	// ID is the cluster id in CRNs (kafka=<id>) and in dedup keys. A raw
+	// record's kaudit-cluster header overrides it.
+	ID           string `yaml:"id"`
+	CRNAuthority string `yaml:"crn_authority"`
+	Organization string `yaml:"organization"`
+	Environment  string `yaml:"environment"`
+	CloudCluster string `yaml:"cloud_cluster"`
+}
+
+// TopicsConfig names the topics kaudit reads and writes, and how it
+// creates the ones that are missing.
+type TopicsConfig struct {
+	Raw        string `yaml:"raw"`
+	Requests   string `yaml:"requests"`
+	DeadLetter string `yaml:"dead_letter"`
+	// Audit is the default destination of audit records.
+	Audit string `yaml:"audit"`
+	// Partitions is the partition count of topics kaudit creates. The
+	// internal loop and requests topics always get the raw topic's count,
+	// because goka needs every input of a group co-partitioned.
+	Partitions int `yaml:"partitions"`
+	// Replication of created topics; -1 takes the broker default.
+	Replication int `yaml:"replication"`
+}
+
+// Defaults returns a Config with every default set.
+func Defaults() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{"127.0.0.1:9092"}
+	}
+	def(&c.ClientID, "kaudit")
+	def(&c.KafkaVersion, "3.6.0")
+	def(&c.LogTimeZone, "UTC")
+	def(&c.Cluster.ID, "kafka-cluster")
+	def(&c.Topics.Raw, "kafka-request-log")
+	def(&c.Topics.Requests, "kaudit-requests")
+	def(&c.Topics.DeadLetter, "kaudit-dead-letter")
+	def(&c.Topics.Audit, "confluent-audit-log-events")
+	if c.Topics.Partitions == 0 {
+		c.Topics.Partitions = 8
+	}
+	if c.Topics.Replication == 0 {
+		c.Topics.Replication = -1
+	}
+}
+
+// Validate reports every invalid field, each named by its YAML path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if len(c.Brokers) == 0 {
+		bad("brokers", "at least one broker is required")
+	}
+	for i, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad(fmt.Sprintf("brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if _, err := sarama.ParseKafkaVersion(c.KafkaVersion); err != nil {
+		bad("kafka_version", "%v", err)
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			bad("http_addr", "%q is not host:port", c.HTTPAddr)
+		}
+	}
+	if _, err := time.LoadLocation(c.LogTimeZone); err != nil {
+		bad("log_time_zone", "%v", err)
+	}
+	if c.Cluster.ID == "" {
+		bad("cluster.id", "must not be empty")
+	}
+	topics := map[string]string{
+		"topics.raw": c.Topics.Raw, "topics.requests": c.Topics.Requests,
+		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
+	}
+	seen := map[string]string{}
+	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit"} {
+		name := topics[field]
+		if err := validTopicName(name); err != nil {
+			bad(field, "%v", err)
+		}
+		if other, dup := seen[name]; dup {
+			bad(field, "%q is already used by %s", name, other)
+		}
+		seen[name] = field
+	}
+	if c.Topics.Partitions < 1 {
+		bad("topics.partitions", "must be at least 1, got %d", c.Topics.Partitions)
+	}
+	if c.Topics.Replication < -1 || c.Topics.Replication == 0 {
+		bad("topics.replication", "must be -1 (broker default) or at least 1, got %d", c.Topics.Replication)
+	}
+	return errors.Join(errs...)
+}
+
+// validTopicName applies Kafka's topic-name rules.
+func validTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("%q is longer than 249 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q has %q; only [a-zA-Z0-9._-] are allowed", name, r)
+		}
+	}
+	return nil
+}
+
+// LoadConfig reads a YAML config file over the defaults. Unknown keys are
+// errors, so a typo does not silently fall back to a default.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.setDefaults()
+	return c, nil
+}
+
+// location is the parsed LogTimeZone; Validate has checked it.
+func (c *Config) location() *time.Location {
+	loc, err := time.LoadLocation(c.LogTimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// SaramaConfig is the one place kaudit's sarama settings are made. Every
+// client gets its own copy (see builders), because goka's builders write
+// into the config they are given.
+func (c *Config) SaramaConfig() *sarama.Config {
+	sc := goka.DefaultConfig()
+	if v, err := sarama.ParseKafkaVersion(c.KafkaVersion); err == nil {
+		sc.Version = v
+	}
+	sc.ClientID = c.ClientID
+	// Audit pipelines must see every line ever shipped, not only new ones.
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Losing an audit record to a leader change is worse than the latency.
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Compression = sarama.CompressionLZ4
+	return sc
+}

@@ -1,0 +1,318 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kaudit/kaudit/processors/dedup"
+	"github.com/kaudit/kaudit/processors/enrich"
+	"github.com/kaudit/kaudit/processors/route"
+	"github.com/kaudit/kaudit/schemas"
+	"github.com/kaudit/kaudit/topology/query"
+)
+
+// Pipeline is one kaudit instance: both processors, the dedup-table view
+// and the HTTP server. Several instances with the same config form one
+// consumer group per processor and share the partitions.
+type Pipeline struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
+	router  route.Router
+
+	started  chan struct{}
+	httpAddr atomic.Value // string, once listening
+	ready    atomic.Bool
+}
+
+// Option adjusts a Pipeline; tests use it to inject a logger or router.
+type Option func(*Pipeline)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(p *Pipeline) { p.log = l } }
+
+// WithRouter replaces the default single-topic router.
+func WithRouter(r route.Router) Option { return func(p *Pipeline) { p.router = r } }
+
+// New validates the config and prepares a pipeline. It does not connect.
+func New(cfg Config, opts ...Option) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{})}
+	p.router = route.Single(cfg.Topics.Audit)
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
+}
+
+// Metrics returns the pipeline's counters.
+func (p *Pipeline) Metrics() *Metrics { return p.metrics }
+
+// Started is closed once topics exist and the HTTP server listens.
+func (p *Pipeline) Started() <-chan struct{} { return p.started }
+
+// HTTPAddr is the address the HTTP server listens on, "" before Started.
+func (p *Pipeline) HTTPAddr() string {
+	s, _ := p.httpAddr.Load().(string)
+	return s
+}
+
+// Ready reports whether both processors and the view have recovered their
+// tables and are processing.
+func (p *Pipeline) Ready() bool { return p.ready.Load() }
+
+// Graphs returns the group graphs with the pipeline's callbacks.
+func (p *Pipeline) Graphs() []*goka.GroupGraph {
+	st := p.cfg.Streams()
+	m := p.metrics
+	d := DedupGraph(st, dedup.Settings{
+		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: m.dedupObserver(),
+	})
+	streams := map[string]goka.Stream{}
+	for _, t := range p.router.Topics() {
+		streams[t] = goka.Stream(t)
+	}
+	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
+		Cluster: enrich.Cluster{
+			ID: p.cfg.Cluster.ID, CRNAuthority: p.cfg.Cluster.CRNAuthority, Organization: p.cfg.Cluster.Organization,
+			Environment: p.cfg.Cluster.Environment, CloudCluster: p.cfg.Cluster.CloudCluster,
+		},
+		Route: func(info schemas.RouteInfo) []goka.Stream {
+			topics := p.router.Route(info)
+			out := make([]goka.Stream, len(topics))
+			for i, t := range topics {
+				out[i] = streams[t]
+			}
+			return out
+		},
+		Log:        p.log,
+		Emitted:    func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
+		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
+		Failed: func(reason string) {
+			m.deadLetter.WithLabelValues(reason).Inc()
+		},
+	})
+	return []*goka.GroupGraph{d, a}
+}
+
+// Run creates missing topics, then runs the processors, the view and the
+// HTTP server until ctx is done or one of them fails. It returns nil on a
+// clean shutdown.
+func (p *Pipeline) Run(ctx context.Context) error {
+	graphs := p.Graphs()
+	plan, err := EnsureTopics(&p.cfg, graphs...)
+	if err != nil {
+		return err
+	}
+	p.log.Info("topics ready", "partitions", plan.Partitions, "replication", plan.Replication, "created", plan.Created)
+
+	var procs []*goka.Processor
+	for _, g := range graphs {
+		proc, err := goka.NewProcessor(p.cfg.Brokers, g, p.processorOptions(g.Group())...)
+		if err != nil {
+			return fmt.Errorf("processor %s: %w", g.Group(), err)
+		}
+		procs = append(procs, proc)
+	}
+	viewOpts, closeView := p.viewOptions()
+	defer closeView()
+	view, err := goka.NewView(p.cfg.Brokers, DedupTable, new(schemas.ConnStateCodec), viewOpts...)
+	if err != nil {
+		return fmt.Errorf("view %s: %w", DedupTable, err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eg, ctx := errgroup.WithContext(ctx)
+	if p.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", p.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("http_addr: %w", err)
+		}
+		p.httpAddr.Store(ln.Addr().String())
+		srv := &http.Server{Handler: p.handler(view), ReadHeaderTimeout: 5 * time.Second}
+		eg.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		eg.Go(func() error {
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	close(p.started)
+
+	for _, proc := range procs {
+		eg.Go(func() error { return proc.Run(ctx) })
+	}
+	eg.Go(func() error { return view.Run(ctx) })
+	eg.Go(func() error {
+		// Ready once every processor and the view have recovered.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			ok := view.Recovered()
+			for _, proc := range procs {
+				ok = ok && proc.Recovered()
+			}
+			if ok != p.ready.Load() {
+				p.ready.Store(ok)
+				p.log.Info("readiness changed", "ready", ok)
+			}
+		}
+	})
+	err = eg.Wait()
+	p.ready.Store(false)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (p *Pipeline) handler(view *goka.View) http.Handler {
+	tables := map[string]query.Table{
+		"connections": {
+			Get: view.Get,
+			// The id is the Kafka connection id; ?cluster= picks a cluster
+			// other than the configured one.
+			Key: func(r *http.Request, id string) string {
+				cluster := r.URL.Query().Get("cluster")
+				if cluster == "" {
+					cluster = p.cfg.Cluster.ID
+				}
+				return schemas.ConnKey(cluster, id)
+			},
+		},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", query.Handler(tables, p.Ready, p.log))
+	return mux
+}
+
+// saramaBuilders hand every client its own copy of the sarama config:
+// goka's *BuilderWithConfig helpers write ClientID and the partitioner
+// into the config they share, which races.
+func (p *Pipeline) saramaBuilders() (goka.ConsumerGroupBuilder, goka.ProducerBuilder, goka.SaramaConsumerBuilder, goka.TopicManagerBuilder) {
+	base := p.cfg.SaramaConfig()
+	clone := func(clientID string) *sarama.Config {
+		c := *base
+		c.ClientID = clientID
+		return &c
+	}
+	cgb := func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+		return sarama.NewConsumerGroup(brokers, group, clone(clientID))
+	}
+	pb := func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+		c := clone(clientID)
+		c.Producer.Partitioner = sarama.NewCustomHashPartitioner(hasher)
+		return goka.NewProducer(brokers, c)
+	}
+	scb := func(brokers []string, clientID string) (sarama.Consumer, error) {
+		return sarama.NewConsumer(brokers, clone(clientID))
+	}
+	tmb := func(brokers []string) (goka.TopicManager, error) {
+		tmc := goka.NewTopicManagerConfig()
+		// EnsureTopics made every topic; goka must not create or judge them.
+		tmc.NoCreate = true
+		tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorIgnore
+		return goka.NewTopicManager(brokers, clone(p.cfg.ClientID+"-topics"), tmc)
+	}
+	return cgb, pb, scb, tmb
+}
+
+func (p *Pipeline) storage(name string) storage.Builder {
+	if p.cfg.StateDir == "" {
+		return storage.MemoryBuilder()
+	}
+	return storage.DefaultBuilder(filepath.Join(p.cfg.StateDir, name))
+}
+
+func (p *Pipeline) gokaLogger(component string) goka.Logger {
+	return slog.NewLogLogger(p.log.With("component", component).Handler(), slog.LevelInfo)
+}
+
+func (p *Pipeline) processorOptions(g goka.Group) []goka.ProcessorOption {
+	cgb, pb, scb, tmb := p.saramaBuilders()
+	return []goka.ProcessorOption{
+		goka.WithClientID(p.cfg.ClientID + "-" + string(g)),
+		goka.WithConsumerGroupBuilder(cgb),
+		goka.WithProducerBuilder(pb),
+		goka.WithConsumerSaramaBuilder(scb),
+		goka.WithTopicManagerBuilder(tmb),
+		goka.WithStorageBuilder(p.storage(string(g))),
+		goka.WithLogger(p.gokaLogger(string(g))),
+	}
+}
+
+// viewOptions returns the view's options and a func that closes the
+// clients the view opened: goka's View.Run closes its partitions but never
+// its sarama consumer and topic manager (goka v1.1.17).
+func (p *Pipeline) viewOptions() ([]goka.ViewOption, func()) {
+	_, _, scb, tmb := p.saramaBuilders()
+	var mu sync.Mutex
+	var closers []io.Closer
+	track := func(c io.Closer) {
+		mu.Lock()
+		defer mu.Unlock()
+		closers = append(closers, c)
+	}
+	opts := []goka.ViewOption{
+		goka.WithViewClientID(p.cfg.ClientID + "-view"),
+		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
+			c, err := scb(brokers, clientID)
+			if err == nil {
+				track(c)
+			}
+			return c, err
+		}),
+		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
+			tm, err := tmb(brokers)
+			if err == nil {
+				track(tm)
+			}
+			return tm, err
+		}),
+		goka.WithViewStorageBuilder(p.storage("view")),
+		goka.WithViewLogger(p.gokaLogger("view")),
+		goka.WithViewAutoReconnect(),
+	}
+	return opts, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range closers {
+			if err := c.Close(); err != nil {
+				p.log.Debug("closing view client", "err", err)
+			}
+		}
+		closers = nil
+	}
+}
