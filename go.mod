@@ -4,6 +4,7 @@ go 1.26.5
 
 require (
 	github.com/IBM/sarama v1.46.3
+	github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2 v2.16.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/uuid v1.6.0
 	github.com/linkedin/goavro/v2 v2.15.0

@@ -16,6 +16,7 @@ type Metrics struct {
 	kept       *prometheus.CounterVec
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
+	audited    *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -30,8 +31,9 @@ func newMetrics() *Metrics {
 		kept:       counter("kept_total", "Requests passed on to be audited, by API.", "api"),
 		recordsOut: counter("records_out_total", "Audit records written, by destination topic.", "topic"),
 		notAudited: counter("not_audited_total", "Kept requests whose method has no audit mapping, by API.", "api"),
+		audited:    counter("audit_requests_total", "Kept requests read by the audit group, by API.", "api"),
 	}
-	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited)
+	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited)
 	return m
 }
 
@@ -58,6 +60,7 @@ type Counts struct {
 	Suppressed  int64
 	Kept        int64
 	NotAudited  int64
+	Audited     int64
 	RecordsOut  map[string]int64
 	DeadReasons map[string]int64
 }
@@ -92,6 +95,8 @@ func (m *Metrics) Snapshot() Counts {
 				c.Suppressed += v
 			case "kaudit_kept_total":
 				c.Kept += v
+			case "kaudit_audit_requests_total":
+				c.Audited += v
 			case "kaudit_not_audited_total":
 				c.NotAudited += v
 			case "kaudit_records_out_total":

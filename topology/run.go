@@ -105,6 +105,7 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 			return out
 		},
 		Log:        p.log,
+		Consumed:   func(api string) { m.audited.WithLabelValues(api).Inc() },
 		Emitted:    func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
 		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
 		Failed: func(reason string) {

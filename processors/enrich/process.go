@@ -24,7 +24,9 @@ type Settings struct {
 	Lookups Lookups
 	Route   RouteFunc
 	Log     *slog.Logger
-	// Emitted, NotAudited and Failed are metric hooks; nil is skipped.
+	// Consumed, Emitted, NotAudited and Failed are metric hooks; nil is
+	// skipped.
+	Consumed   func(api string)
 	Emitted    func(topic string)
 	NotAudited func(api string)
 	Failed     func(reason string)
@@ -39,6 +41,9 @@ const ReasonEnrich = "enrich"
 func Process(out Outputs, s Settings) goka.ProcessCallback {
 	return func(ctx goka.Context, msg any) {
 		r, _ := msg.(*schemas.RequestLog) // the input codec always yields *RequestLog
+		if s.Consumed != nil {
+			s.Consumed(r.APIName)
+		}
 		recs, err := Enrich(r, s.Cluster, s.Lookups)
 		if errors.Is(err, ErrNotAudited) {
 			if s.NotAudited != nil {
@@ -60,12 +65,12 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		for _, rec := range recs {
-			value, err := json.Marshal(rec.Event)
+			value, headers, err := EncodeStructured(rec.Event)
 			if err != nil {
-				ctx.Fail(err) // a validated event always marshals
+				ctx.Fail(err) // a validated event always encodes
 			}
 			for _, dst := range s.Route(rec.Route) {
-				ctx.Emit(dst, rec.Route.Subject, value)
+				ctx.Emit(dst, rec.Route.Subject, value, goka.WithCtxEmitHeaders(headers))
 				if s.Emitted != nil {
 					s.Emitted(string(dst))
 				}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/kaudit/kaudit/topology"
+	"github.com/kaudit/kaudit/topology/demo"
+	"github.com/kaudit/kaudit/topology/embedded"
+)
+
+func runCmd(ctx context.Context, args []string, _ io.Writer) error {
+	fs, level := newFlags("run")
+	brokers := fs.String("brokers", envOr("KAUDIT_BROKERS", ""), "comma-separated bootstrap brokers (env KAUDIT_BROKERS; default from config, else 127.0.0.1:9092)")
+	cfgPath := fs.String("config", envOr("KAUDIT_CONFIG", ""), "YAML config file (env KAUDIT_CONFIG)")
+	httpAddr := fs.String("http", envOr("KAUDIT_HTTP", ""), "query/health/metrics listen address, e.g. :8080 (env KAUDIT_HTTP)")
+	stateDir := fs.String("state-dir", envOr("KAUDIT_STATE_DIR", ""), "keep table state on disk here; empty keeps it in memory (env KAUDIT_STATE_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	cfg, err := topology.LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *brokers != "" {
+		cfg.Brokers = splitList(*brokers)
+	}
+	if *httpAddr != "" {
+		cfg.HTTPAddr = *httpAddr
+	}
+	if *stateDir != "" {
+		cfg.StateDir = *stateDir
+	}
+	p, err := topology.New(cfg, topology.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	log.Info("kaudit starting", "brokers", cfg.Brokers, "raw_topic", cfg.Topics.Raw, "http", cfg.HTTPAddr)
+	return p.Run(ctx)
+}
+
+func brokerCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, level := newFlags("broker")
+	listen := fs.String("listen", "127.0.0.1:9092", "listen address (127.0.0.1 only; port 0 picks one)")
+	dataDir := fs.String("data-dir", "", "persist topics and offsets here across restarts; empty keeps them in memory")
+	partitions := fs.Int("partitions", 8, "default partitions of auto-created topics")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	b, err := embedded.Start(embedded.Options{Listen: *listen, DataDir: *dataDir, Partitions: *partitions, Log: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Fprintf(stdout, "kaudit broker listening on %s\n", b.Bootstrap())
+	<-ctx.Done()
+	log.Info("broker stopping")
+	return nil
+}
+
+func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, level := newFlags("demo")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "query API listen address")
+	once := fs.Bool("once", false, "exit after printing the summary")
+	fs.Lookup("log-level").DefValue = "warn"
+	if err := fs.Set("log-level", envOr("KAUDIT_LOG_LEVEL", "warn")); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	return demo.Run(ctx, demo.Options{HTTPAddr: *httpAddr, Once: *once, Out: stdout, Log: log})
+}
