@@ -73,7 +73,7 @@ var _ goka.Codec = (*ConnStateCodec)(nil)
 // Encode implements goka.Codec.
 func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 	s, ok := value.(*ConnState)
-	if !ok {
+	if !ok || s == nil {
 		return nil, fmt.Errorf("ConnStateCodec: cannot encode %T", value)
 	}
 	c, err := connStateAvro()

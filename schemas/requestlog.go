@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -192,7 +193,7 @@ func (r *RequestLog) readDataTopics() error {
 		for _, t := range req.TopicData {
 			r.Topics = append(r.Topics, nonEmpty(t.Name, t.TopicID))
 			for _, p := range t.PartitionData {
-				r.RecordBytes += p.RecordsSizeInBytes
+				r.RecordBytes = addSize(r.RecordBytes, p.RecordsSizeInBytes)
 			}
 		}
 	case APIFetch:
@@ -209,11 +210,23 @@ func (r *RequestLog) readDataTopics() error {
 		}
 		for _, t := range resp.Responses {
 			for _, p := range t.Partitions {
-				r.RecordBytes += p.RecordsSizeInBytes
+				r.RecordBytes = addSize(r.RecordBytes, p.RecordsSizeInBytes)
 			}
 		}
 	}
 	return nil
+}
+
+// addSize adds a logged byte count, ignoring negative ones and saturating
+// instead of wrapping: sizes come from untrusted input.
+func addSize(total, n int64) int64 {
+	if n <= 0 {
+		return total
+	}
+	if total > math.MaxInt64-n {
+		return math.MaxInt64
+	}
+	return total + n
 }
 
 func nonEmpty(a, b string) string {
@@ -227,8 +240,14 @@ func nonEmpty(a, b string) string {
 // into the JSON body and the parsed timestamp.
 func splitLog4j(line []byte, loc *time.Location) ([]byte, time.Time, error) {
 	end := bytes.IndexByte(line, ']')
-	if end < 0 {
-		return nil, time.Time{}, &ParseError{ReasonNotRequest, errors.New("no closing ']' after the timestamp")}
+	i := bytes.Index(line, []byte(completedPrefix))
+	if end < 0 || i < end {
+		return nil, time.Time{}, &ParseError{ReasonNotRequest, errors.New(`not "[timestamp] LEVEL Completed request:..."`)}
+	}
+	body := line[i+len(completedPrefix):]
+	if bytes.HasPrefix(body, []byte("RequestHeader(")) {
+		// Kafka < 2.8 wrote `Completed request:RequestHeader(...) -- {...}`.
+		return nil, time.Time{}, &ParseError{ReasonLegacyFormat, errors.New("pre-2.8 text request log is not supported")}
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -237,18 +256,7 @@ func splitLog4j(line []byte, loc *time.Location) ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, &ParseError{ReasonBadTimestamp, err}
 	}
-	rest := line[end+1:]
-	i := bytes.Index(rest, []byte(completedPrefix))
-	if i < 0 {
-		return nil, time.Time{}, &ParseError{ReasonNotRequest, errors.New(`no "Completed request:" in line`)}
-	}
-	body := rest[i+len(completedPrefix):]
-	if len(body) > 0 && body[0] != '{' {
-		// Kafka < 2.8 wrote `Completed request:RequestHeader(...) -- {...}`.
-		return nil, time.Time{}, &ParseError{ReasonLegacyFormat, errors.New("pre-2.8 text request log is not supported")}
-	}
-	body = bytes.TrimSuffix(body, []byte(loggerSuffix))
-	return body, ts, nil
+	return bytes.TrimSuffix(body, []byte(loggerSuffix)), ts, nil
 }
 
 //go:embed requestlog.avsc
@@ -256,10 +264,20 @@ var requestLogSchema string
 
 var requestLogAvro = avroCodec(requestLogSchema)
 
+// limitAvroBlocks caps goavro's array and bytes block sizes (default 2^31)
+// before any codec is built: a corrupt table or loop record could
+// otherwise make Decode allocate tens of GB and kill the process, which no
+// recover can catch. No kaudit record comes near these limits.
+var limitAvroBlocks = sync.OnceFunc(func() {
+	goavro.MaxBlockCount = 1 << 20
+	goavro.MaxBlockSize = 64 << 20
+})
+
 // avroCodec compiles an embedded schema once, on first use. An error is a
 // programming error that every codec test catches; it is returned, not
 // panicked, so a bad build fails loudly without crashing a caller.
 func avroCodec(schema string) func() (*goavro.Codec, error) {
+	limitAvroBlocks()
 	return sync.OnceValues(func() (*goavro.Codec, error) { return goavro.NewCodec(schema) })
 }
 
@@ -272,7 +290,7 @@ var _ goka.Codec = (*RequestLogCodec)(nil)
 // Encode implements goka.Codec.
 func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	r, ok := value.(*RequestLog)
-	if !ok {
+	if !ok || r == nil {
 		return nil, fmt.Errorf("RequestLogCodec: cannot encode %T", value)
 	}
 	c, err := requestLogAvro()

@@ -171,24 +171,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	eg.Go(func() error { return view.Run(ctx) })
 	eg.Go(func() error {
-		// Ready once every processor and the view have recovered.
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			ok := view.Recovered()
-			for _, proc := range procs {
-				ok = ok && proc.Recovered()
-			}
-			if ok != p.ready.Load() {
-				p.ready.Store(ok)
-				p.log.Info("readiness changed", "ready", ok)
+		// Ready once every processor and the view have recovered. goka's
+		// signals are used rather than polling Recovered(), which races with
+		// View.Run's shutdown (goka v1.1.17).
+		for _, proc := range procs {
+			if err := proc.WaitForReadyContext(ctx); err != nil {
+				return nil // shutting down
 			}
 		}
+		select {
+		case <-view.WaitRunning():
+		case <-ctx.Done():
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil // WaitForReady also returns when a processor stops
+		}
+		p.ready.Store(true)
+		p.log.Info("ready: tables recovered")
+		return nil
 	})
 	err = eg.Wait()
 	p.ready.Store(false)
