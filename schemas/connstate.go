@@ -76,11 +76,7 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 	if !ok || s == nil {
 		return nil, fmt.Errorf("ConnStateCodec: cannot encode %T", value)
 	}
-	c, err := connStateAvro()
-	if err != nil {
-		return nil, err
-	}
-	return c.BinaryFromNative(nil, map[string]any{
+	return avroEncode(connStateAvro, map[string]any{
 		"cluster":            s.Cluster,
 		"connection":         s.Connection,
 		"principal":          s.Principal,
@@ -101,17 +97,9 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 
 // Decode implements goka.Codec.
 func (*ConnStateCodec) Decode(data []byte) (any, error) {
-	c, err := connStateAvro()
-	if err != nil {
-		return nil, err
-	}
-	native, _, err := c.NativeFromBinary(data)
+	m, err := avroDecode(connStateAvro, data)
 	if err != nil {
 		return nil, fmt.Errorf("ConnStateCodec: %w", err)
-	}
-	m, ok := native.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("ConnStateCodec: decoded %T, want a record", native)
 	}
 	return &ConnState{
 		Cluster:           m["cluster"].(string),

@@ -40,6 +40,8 @@ type RequestLog struct {
 	// or topic ids for v13+.
 	Topics      []string
 	RecordBytes int64
+	// Follower marks a Fetch sent by a replica rather than a consumer.
+	Follower bool
 	// SourcePartition and SourceOffset locate the raw line, so that a replay
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
@@ -205,6 +207,7 @@ func (r *RequestLog) readDataTopics() error {
 		if err := DecodeBody(r.Response, &resp); err != nil {
 			return err
 		}
+		r.Follower = req.IsFollower()
 		for _, t := range req.Topics {
 			r.Topics = append(r.Topics, nonEmpty(t.Topic, t.TopicID))
 		}
@@ -281,6 +284,36 @@ func avroCodec(schema string) func() (*goavro.Codec, error) {
 	return sync.OnceValues(func() (*goavro.Codec, error) { return goavro.NewCodec(schema) })
 }
 
+// avroEncode encodes a native map with a lazily built codec.
+func avroEncode(codec func() (*goavro.Codec, error), native map[string]any) ([]byte, error) {
+	c, err := codec()
+	if err != nil {
+		return nil, err
+	}
+	return c.BinaryFromNative(nil, native)
+}
+
+// avroDecode decodes one record into its native map. Trailing bytes are an
+// error: a table value is exactly one record.
+func avroDecode(codec func() (*goavro.Codec, error), data []byte) (map[string]any, error) {
+	c, err := codec()
+	if err != nil {
+		return nil, err
+	}
+	native, rest, err := c.NativeFromBinary(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%d trailing bytes after the record", len(rest))
+	}
+	m, ok := native.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decoded %T, want a record", native)
+	}
+	return m, nil
+}
+
 // RequestLogCodec encodes *RequestLog as Avro binary for the internal
 // loop and requests topics.
 type RequestLogCodec struct{}
@@ -293,11 +326,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	if !ok || r == nil {
 		return nil, fmt.Errorf("RequestLogCodec: cannot encode %T", value)
 	}
-	c, err := requestLogAvro()
-	if err != nil {
-		return nil, err
-	}
-	return c.BinaryFromNative(nil, map[string]any{
+	return avroEncode(requestLogAvro, map[string]any{
 		"cluster":           r.Cluster,
 		"time_ms":           r.Time.UnixMilli(),
 		"api_key":           int32(r.APIKey),
@@ -318,22 +347,15 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 		"source_offset":     r.SourceOffset,
 		"topics":            stringsToNative(r.Topics),
 		"record_bytes":      r.RecordBytes,
+		"follower":          r.Follower,
 	})
 }
 
 // Decode implements goka.Codec.
 func (*RequestLogCodec) Decode(data []byte) (any, error) {
-	c, err := requestLogAvro()
-	if err != nil {
-		return nil, err
-	}
-	native, _, err := c.NativeFromBinary(data)
+	m, err := avroDecode(requestLogAvro, data)
 	if err != nil {
 		return nil, fmt.Errorf("RequestLogCodec: %w", err)
-	}
-	m, ok := native.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("RequestLogCodec: decoded %T, want a record", native)
 	}
 	return &RequestLog{
 		Cluster:          m["cluster"].(string),
@@ -356,6 +378,7 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 		SourceOffset:     m["source_offset"].(int64),
 		Topics:           stringsFromNative(m["topics"]),
 		RecordBytes:      m["record_bytes"].(int64),
+		Follower:         m["follower"].(bool),
 	}, nil
 }
 
@@ -378,3 +401,6 @@ func stringsFromNative(v any) []string {
 	}
 	return out
 }
+
+// API describes the record's API (method, category, audited by default).
+func (r *RequestLog) API() API { return LookupAPI(r.APIName, r.Follower) }

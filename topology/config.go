@@ -7,11 +7,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kaudit/kaudit/processors/enrich"
+	"github.com/kaudit/kaudit/schemas"
 )
 
 // Config is kaudit's whole configuration: one YAML file (`--config`), with
@@ -35,6 +39,23 @@ type Config struct {
 	LogTimeZone string        `yaml:"log_time_zone"`
 	Cluster     ClusterConfig `yaml:"cluster"`
 	Topics      TopicsConfig  `yaml:"topics"`
+	Audit       AuditConfig   `yaml:"audit"`
+	// Principals maps Kafka principals to identities. Entries in the
+	// principal-directory topic take precedence over these.
+	Principals map[string]schemas.Identity `yaml:"principals"`
+}
+
+// AuditConfig says which requests become audit records.
+type AuditConfig struct {
+	// Categories are audited in full, on top of Confluent Cloud's 13
+	// request methods, which always are. E.g. [describe] adds Metadata,
+	// DescribeConfigs, ...; [management] adds every other admin API.
+	Categories []string `yaml:"categories"`
+}
+
+// Audited reports whether requests of api become audit records.
+func (c *Config) Audited(api schemas.API) bool {
+	return api.Cloud || slices.Contains(c.Audit.Categories, api.Category)
 }
 
 // ClusterConfig names the audited cluster; it supplies every CRN.
@@ -54,6 +75,10 @@ type TopicsConfig struct {
 	Raw        string `yaml:"raw"`
 	Requests   string `yaml:"requests"`
 	DeadLetter string `yaml:"dead_letter"`
+	// TopicIDs carries harvested topic ids to the catalog group.
+	TopicIDs string `yaml:"topic_ids"`
+	// Directory is the compacted principal-directory topic.
+	Directory string `yaml:"directory"`
 	// Audit is the default destination of audit records.
 	Audit string `yaml:"audit"`
 	// Partitions is the partition count of topics kaudit creates. The
@@ -87,12 +112,17 @@ func (c *Config) setDefaults() {
 	def(&c.Topics.Raw, "kafka-request-log")
 	def(&c.Topics.Requests, "kaudit-requests")
 	def(&c.Topics.DeadLetter, "kaudit-dead-letter")
+	def(&c.Topics.TopicIDs, "kaudit-topic-ids")
+	def(&c.Topics.Directory, "kaudit-principal-directory")
 	def(&c.Topics.Audit, "confluent-audit-log-events")
 	if c.Topics.Partitions == 0 {
 		c.Topics.Partitions = 8
 	}
 	if c.Topics.Replication == 0 {
 		c.Topics.Replication = -1
+	}
+	for i, cat := range c.Audit.Categories {
+		c.Audit.Categories[i], _ = schemas.NormalizeCategory(cat) // legacy "other"
 	}
 }
 
@@ -127,9 +157,10 @@ func (c *Config) Validate() error {
 	topics := map[string]string{
 		"topics.raw": c.Topics.Raw, "topics.requests": c.Topics.Requests,
 		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
+		"topics.topic_ids": c.Topics.TopicIDs, "topics.directory": c.Topics.Directory,
 	}
 	seen := map[string]string{}
-	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit"} {
+	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory"} {
 		name := topics[field]
 		if err := validTopicName(name); err != nil {
 			bad(field, "%v", err)
@@ -138,6 +169,16 @@ func (c *Config) Validate() error {
 			bad(field, "%q is already used by %s", name, other)
 		}
 		seen[name] = field
+	}
+	for i, cat := range c.Audit.Categories {
+		if _, ok := schemas.NormalizeCategory(cat); !ok {
+			bad(fmt.Sprintf("audit.categories[%d]", i), "%q is not one of %v", cat, schemas.Categories)
+		}
+	}
+	for p, id := range c.Principals {
+		if err := id.Validate(); err != nil {
+			bad(fmt.Sprintf("principals[%q]", p), "%v", err)
+		}
 	}
 	if c.Topics.Partitions < 1 {
 		bad("topics.partitions", "must be at least 1, got %d", c.Topics.Partitions)
@@ -209,4 +250,11 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionLZ4
 	return sc
+}
+
+func (c *Config) enrichCluster() enrich.Cluster {
+	return enrich.Cluster{
+		ID: c.Cluster.ID, CRNAuthority: c.Cluster.CRNAuthority, Organization: c.Cluster.Organization,
+		Environment: c.Cluster.Environment, CloudCluster: c.Cluster.CloudCluster,
+	}
 }

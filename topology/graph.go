@@ -4,7 +4,9 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 
+	"github.com/kaudit/kaudit/processors/catalog"
 	"github.com/kaudit/kaudit/processors/dedup"
+	"github.com/kaudit/kaudit/processors/directory"
 	"github.com/kaudit/kaudit/processors/enrich"
 	"github.com/kaudit/kaudit/schemas"
 )
@@ -15,23 +17,47 @@ import (
 // message key, and the loop puts every request of a connection on one
 // partition of the table.
 func DedupGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
-	out := dedup.Outputs{Kept: st.Requests, DeadLetter: st.DeadLetter}
+	out := dedup.Outputs{Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs}
 	return goka.DefineGroup(DedupGroup,
 		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(out, s)), // unparsable -> DeadLetter
 		goka.Loop(new(schemas.RequestLogCodec), dedup.Collapse(out, s)),
 		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
+		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
 		goka.Persist(new(schemas.ConnStateCodec)),
 	)
 }
 
+// CatalogGraph keeps topic id -> name. Its input is keyed by cluster|id,
+// so each id's updates meet on one partition.
+func CatalogGraph(st Streams) *goka.GroupGraph {
+	return goka.DefineGroup(CatalogGroup,
+		goka.Input(st.TopicIDs, new(schemas.TopicInfoCodec), catalog.Update()),
+		goka.Persist(new(schemas.TopicInfoCodec)),
+	)
+}
+
+// DirectoryGraph keeps Kafka principal -> identity from the compacted
+// directory topic. Values are read as bytes so a bad entry is
+// dead-lettered instead of stopping the group.
+func DirectoryGraph(st Streams) *goka.GroupGraph {
+	return goka.DefineGroup(DirectoryGroup,
+		goka.Input(st.Directory, new(codec.Bytes), directory.Update(directory.Outputs{DeadLetter: st.DeadLetter})),
+		goka.Output(st.DeadLetter, new(codec.Bytes)),
+		goka.Persist(new(schemas.IdentityTableCodec)),
+	)
+}
+
 // AuditGraph enriches kept requests into CloudEvents and routes them. It
-// is stateless; its input stays keyed by connection so one connection's
-// records keep their order.
+// has no table of its own; its input stays keyed by connection so one
+// connection's records keep their order. It looks topic names and
+// identities up in the catalog and directory tables.
 func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.GroupGraph {
 	edges := []goka.Edge{
 		goka.Input(st.Requests, new(schemas.RequestLogCodec), enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, s)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
+		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)),
+		goka.Lookup(DirectoryTable, new(schemas.IdentityTableCodec)),
 	}
 	for _, d := range destinations {
 		edges = append(edges, goka.Output(goka.Stream(d), new(codec.Bytes)))

@@ -30,7 +30,7 @@ func newMetrics() *Metrics {
 		suppressed: counter("suppressed_total", "Repeat Produce/Fetch requests counted and dropped, by API.", "api"),
 		kept:       counter("kept_total", "Requests passed on to be audited, by API.", "api"),
 		recordsOut: counter("records_out_total", "Audit records written, by destination topic.", "topic"),
-		notAudited: counter("not_audited_total", "Kept requests whose method has no audit mapping, by API.", "api"),
+		notAudited: counter("not_audited_total", "Parsed requests dropped because their method is not audited, by API.", "api"),
 		audited:    counter("audit_requests_total", "Kept requests read by the audit group, by API.", "api"),
 	}
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited)
@@ -47,6 +47,7 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 		},
 		Suppressed: func(api string) { m.suppressed.WithLabelValues(api).Inc() },
 		Kept:       func(api string) { m.kept.WithLabelValues(api).Inc() },
+		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
 	}
 }
 

@@ -9,16 +9,30 @@ const (
 	DedupGroup goka.Group = "kaudit-dedup"
 	// AuditGroup turns kept requests into routed CloudEvent audit records.
 	AuditGroup goka.Group = "kaudit-audit"
+	// CatalogGroup keeps topic id -> name, fed by the dedup group.
+	CatalogGroup goka.Group = "kaudit-catalog"
+	// DirectoryGroup keeps Kafka principal -> identity, fed by the
+	// principal-directory topic.
+	DirectoryGroup goka.Group = "kaudit-directory"
 )
 
-// DedupTable is the dedup group's table: one ConnState per connection.
-var DedupTable = goka.GroupTable(DedupGroup)
+// Tables, each the table of the group of the same name.
+var (
+	// DedupTable holds one ConnState per cluster|connection.
+	DedupTable = goka.GroupTable(DedupGroup)
+	// CatalogTable holds one TopicInfo per cluster|topicId.
+	CatalogTable = goka.GroupTable(CatalogGroup)
+	// DirectoryTable holds one Identity per Kafka principal.
+	DirectoryTable = goka.GroupTable(DirectoryGroup)
+)
 
 // Streams are the configured topic names as goka streams.
 type Streams struct {
 	Raw        goka.Stream // request-log lines, any key
 	Requests   goka.Stream // kept requests, keyed by connection
 	DeadLetter goka.Stream // unusable input, with the reason in headers
+	TopicIDs   goka.Stream // harvested topic ids, keyed by cluster|topicId
+	Directory  goka.Stream // principal directory (compacted), keyed by principal
 }
 
 // Streams returns the streams named by the config.
@@ -27,5 +41,7 @@ func (c *Config) Streams() Streams {
 		Raw:        goka.Stream(c.Topics.Raw),
 		Requests:   goka.Stream(c.Topics.Requests),
 		DeadLetter: goka.Stream(c.Topics.DeadLetter),
+		TopicIDs:   goka.Stream(c.Topics.TopicIDs),
+		Directory:  goka.Stream(c.Topics.Directory),
 	}
 }

@@ -84,18 +84,17 @@ func (p *Pipeline) Ready() bool { return p.ready.Load() }
 func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	st := p.cfg.Streams()
 	m := p.metrics
+	obs := m.dedupObserver()
 	d := DedupGraph(st, dedup.Settings{
-		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: m.dedupObserver(),
+		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 	})
 	streams := map[string]goka.Stream{}
 	for _, t := range p.router.Topics() {
 		streams[t] = goka.Stream(t)
 	}
 	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
-		Cluster: enrich.Cluster{
-			ID: p.cfg.Cluster.ID, CRNAuthority: p.cfg.Cluster.CRNAuthority, Organization: p.cfg.Cluster.Organization,
-			Environment: p.cfg.Cluster.Environment, CloudCluster: p.cfg.Cluster.CloudCluster,
-		},
+		Cluster: p.cfg.enrichCluster(),
+		Lookups: p.lookups,
 		Route: func(info schemas.RouteInfo) []goka.Stream {
 			topics := p.router.Route(info)
 			out := make([]goka.Stream, len(topics))
@@ -104,15 +103,32 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 			}
 			return out
 		},
-		Log:        p.log,
-		Consumed:   func(api string) { m.audited.WithLabelValues(api).Inc() },
-		Emitted:    func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
-		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
-		Failed: func(reason string) {
-			m.deadLetter.WithLabelValues(reason).Inc()
-		},
+		Log:      p.log,
+		Consumed: func(api string) { m.audited.WithLabelValues(api).Inc() },
+		Emitted:  func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
+		Failed:   func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
 	})
-	return []*goka.GroupGraph{d, a}
+	return []*goka.GroupGraph{d, a, CatalogGraph(st), DirectoryGraph(st)}
+}
+
+// lookups resolves topic ids through the catalog table and principals
+// through the directory table, then the config's principals.
+func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
+	return enrich.Lookups{
+		TopicName: func(cluster, id string) (string, bool) {
+			if t, ok := ctx.Lookup(CatalogTable, schemas.TopicKey(cluster, id)).(*schemas.TopicInfo); ok && t != nil {
+				return t.Name, true
+			}
+			return "", false
+		},
+		Identity: func(principal string) (schemas.Identity, bool) {
+			if id, ok := ctx.Lookup(DirectoryTable, principal).(*schemas.Identity); ok && id != nil {
+				return *id, true
+			}
+			id, ok := p.cfg.Principals[principal]
+			return id, ok
+		},
+	}
 }
 
 // Run creates missing topics, then runs the processors, the view and the
@@ -126,17 +142,22 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.log.Info("topics ready", "partitions", plan.Partitions, "replication", plan.Replication, "created", plan.Created)
 
+	tr := &tracker{log: p.log}
+	defer tr.closeAll()
 	var procs []*goka.Processor
 	for _, g := range graphs {
-		proc, err := goka.NewProcessor(p.cfg.Brokers, g, p.processorOptions(g.Group())...)
+		opts := p.processorOptions(g.Group(), tr)
+		if g.Group() == DirectoryGroup {
+			// Tombstones delete directory entries; the callback sees nil.
+			opts = append(opts, goka.WithNilHandling(goka.NilProcess))
+		}
+		proc, err := goka.NewProcessor(p.cfg.Brokers, g, opts...)
 		if err != nil {
 			return fmt.Errorf("processor %s: %w", g.Group(), err)
 		}
 		procs = append(procs, proc)
 	}
-	viewOpts, closeView := p.viewOptions()
-	defer closeView()
-	view, err := goka.NewView(p.cfg.Brokers, DedupTable, new(schemas.ConnStateCodec), viewOpts...)
+	view, err := goka.NewView(p.cfg.Brokers, DedupTable, new(schemas.ConnStateCodec), p.viewOptions(tr)...)
 	if err != nil {
 		return fmt.Errorf("view %s: %w", DedupTable, err)
 	}
@@ -223,7 +244,7 @@ func (p *Pipeline) handler(view *goka.View) http.Handler {
 // saramaBuilders hand every client its own copy of the sarama config:
 // goka's *BuilderWithConfig helpers write ClientID and the partitioner
 // into the config they share, which races.
-func (p *Pipeline) saramaBuilders() (goka.ConsumerGroupBuilder, goka.ProducerBuilder, goka.SaramaConsumerBuilder, goka.TopicManagerBuilder) {
+func (p *Pipeline) saramaBuilders(tr *tracker) (goka.ConsumerGroupBuilder, goka.ProducerBuilder, goka.SaramaConsumerBuilder, goka.TopicManagerBuilder) {
 	base := p.cfg.SaramaConfig()
 	clone := func(clientID string) *sarama.Config {
 		c := *base
@@ -239,14 +260,22 @@ func (p *Pipeline) saramaBuilders() (goka.ConsumerGroupBuilder, goka.ProducerBui
 		return goka.NewProducer(brokers, c)
 	}
 	scb := func(brokers []string, clientID string) (sarama.Consumer, error) {
-		return sarama.NewConsumer(brokers, clone(clientID))
+		c, err := sarama.NewConsumer(brokers, clone(clientID))
+		if err == nil {
+			tr.add(c)
+		}
+		return c, err
 	}
 	tmb := func(brokers []string) (goka.TopicManager, error) {
 		tmc := goka.NewTopicManagerConfig()
 		// EnsureTopics made every topic; goka must not create or judge them.
 		tmc.NoCreate = true
 		tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorIgnore
-		return goka.NewTopicManager(brokers, clone(p.cfg.ClientID+"-topics"), tmc)
+		tm, err := goka.NewTopicManager(brokers, clone(p.cfg.ClientID+"-topics"), tmc)
+		if err == nil {
+			tr.add(tm)
+		}
+		return tm, err
 	}
 	return cgb, pb, scb, tmb
 }
@@ -262,8 +291,8 @@ func (p *Pipeline) gokaLogger(component string) goka.Logger {
 	return slog.NewLogLogger(p.log.With("component", component).Handler(), slog.LevelInfo)
 }
 
-func (p *Pipeline) processorOptions(g goka.Group) []goka.ProcessorOption {
-	cgb, pb, scb, tmb := p.saramaBuilders()
+func (p *Pipeline) processorOptions(g goka.Group, tr *tracker) []goka.ProcessorOption {
+	cgb, pb, scb, tmb := p.saramaBuilders(tr)
 	return []goka.ProcessorOption{
 		goka.WithClientID(p.cfg.ClientID + "-" + string(g)),
 		goka.WithConsumerGroupBuilder(cgb),
@@ -275,46 +304,41 @@ func (p *Pipeline) processorOptions(g goka.Group) []goka.ProcessorOption {
 	}
 }
 
-// viewOptions returns the view's options and a func that closes the
-// clients the view opened: goka's View.Run closes its partitions but never
-// its sarama consumer and topic manager (goka v1.1.17).
-func (p *Pipeline) viewOptions() ([]goka.ViewOption, func()) {
-	_, _, scb, tmb := p.saramaBuilders()
-	var mu sync.Mutex
-	var closers []io.Closer
-	track := func(c io.Closer) {
-		mu.Lock()
-		defer mu.Unlock()
-		closers = append(closers, c)
-	}
-	opts := []goka.ViewOption{
+func (p *Pipeline) viewOptions(tr *tracker) []goka.ViewOption {
+	_, _, scb, tmb := p.saramaBuilders(tr)
+	return []goka.ViewOption{
 		goka.WithViewClientID(p.cfg.ClientID + "-view"),
-		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
-			c, err := scb(brokers, clientID)
-			if err == nil {
-				track(c)
-			}
-			return c, err
-		}),
-		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
-			tm, err := tmb(brokers)
-			if err == nil {
-				track(tm)
-			}
-			return tm, err
-		}),
+		goka.WithViewConsumerSaramaBuilder(scb),
+		goka.WithViewTopicManagerBuilder(tmb),
 		goka.WithViewStorageBuilder(p.storage("view")),
 		goka.WithViewLogger(p.gokaLogger("view")),
 		goka.WithViewAutoReconnect(),
 	}
-	return opts, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range closers {
-			if err := c.Close(); err != nil {
-				p.log.Debug("closing view client", "err", err)
-			}
+}
+
+// tracker remembers the sarama consumers and topic managers goka opens:
+// its views (the query view and each processor's lookup views) never close
+// theirs (goka v1.1.17), so Run closes them all once everything stopped.
+// Closing one goka already closed is harmless.
+type tracker struct {
+	mu      sync.Mutex
+	closers []io.Closer
+	log     *slog.Logger
+}
+
+func (t *tracker) add(c io.Closer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closers = append(t.closers, c)
+}
+
+func (t *tracker) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.closers {
+		if err := c.Close(); err != nil {
+			t.log.Debug("closing kafka client", "err", err)
 		}
-		closers = nil
 	}
+	t.closers = nil
 }

@@ -18,6 +18,7 @@ import (
 type Outputs struct {
 	Kept       goka.Stream // requests that become audit records, keyed by connection
 	DeadLetter goka.Stream // raw lines that could not be parsed
+	TopicIDs   goka.Stream // topic id -> name pairs seen in responses, keyed by cluster|id
 }
 
 // Observer is told what happened to each line; topology feeds metrics
@@ -28,6 +29,7 @@ type Observer struct {
 	DeadLetter func(reason string)
 	Suppressed func(api string)
 	Kept       func(api string)
+	NotAudited func(api string)
 }
 
 // Settings are the parse settings the callbacks need.
@@ -36,6 +38,18 @@ type Settings struct {
 	Location *time.Location
 	Log      *slog.Logger
 	Observe  Observer
+	// Audited says whether a method is audited at all. Requests that are
+	// not are dropped here, before the loop, so chatty APIs (Metadata,
+	// Heartbeat, OffsetCommit) cost one parse and nothing more. Nil audits
+	// Confluent Cloud's 13 methods.
+	Audited func(schemas.API) bool
+}
+
+func (s Settings) audited(api schemas.API) bool {
+	if s.Audited == nil {
+		return api.Cloud
+	}
+	return s.Audited(api)
 }
 
 // Rekey parses a raw line and loops it back keyed by connection, so that
@@ -68,6 +82,19 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 		}
 		r.SourcePartition, r.SourceOffset = ctx.Partition(), ctx.Offset()
 		call0(s.Observe.Parsed)
+		// Topic ids are learned from every response that names them, audited
+		// or not: Metadata is where consumers learn ids, and it is not audited.
+		ids, err := schemas.TopicIDs(r)
+		if err != nil {
+			s.Log.Debug("topic ids not readable", "api", r.APIName, "conn_id", r.Connection, "err", err)
+		}
+		for i := range ids {
+			ctx.Emit(out.TopicIDs, schemas.TopicKey(ids[i].Cluster, ids[i].ID), &ids[i])
+		}
+		if !s.audited(r.API()) {
+			call1(s.Observe.NotAudited, r.APIName)
+			return
+		}
 		ctx.Loopback(schemas.ConnKey(r.Cluster, r.Connection), r)
 	}
 }

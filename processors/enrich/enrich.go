@@ -5,7 +5,6 @@ package enrich
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,6 +29,8 @@ type Cluster struct {
 type Lookups struct {
 	// TopicName maps a topic id to its name (Fetch/Produce v13+).
 	TopicName func(cluster, topicID string) (string, bool)
+	// Identity maps a Kafka principal (User:alice) to its directory entry.
+	Identity func(principal string) (schemas.Identity, bool)
 }
 
 // Record is one audit record plus what routing needs to know about it.
@@ -37,9 +38,6 @@ type Record struct {
 	Event cloudevents.Event
 	Route schemas.RouteInfo
 }
-
-// ErrNotAudited says the request's method produces no audit record.
-var ErrNotAudited = errors.New("method is not audited")
 
 // resource is one audited resource of a request: its type and name, the
 // Kafka error code it got, and the method-specific request/result data.
@@ -51,30 +49,28 @@ type resource struct {
 	Result    any
 }
 
-// method is one row of the mapping table.
-type method struct {
-	Name      string // Confluent methodName
-	Category  string // router category (FORMATS.md B.6)
-	Resources func(r *schemas.RequestLog, l Lookups) ([]resource, error)
-}
+// resourcesFunc finds the audited resources of one request.
+type resourcesFunc func(r *schemas.RequestLog, l Lookups) ([]resource, error)
 
-// Enrich maps one request-log record to its audit records. It returns
-// ErrNotAudited for methods without a mapping, and a wrapped decode error
-// when the logged bodies do not have the shape of their API.
+// Enrich maps one request-log record to its audit records, one per
+// resource. Methods without a specific mapping get the generic one. It
+// returns a wrapped decode error when the logged bodies do not have the
+// shape of their API.
 func Enrich(r *schemas.RequestLog, c Cluster, l Lookups) ([]Record, error) {
-	m, ok := methods[r.APIName]
+	m := r.API()
+	find, ok := methods[r.APIName]
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", r.APIName, ErrNotAudited)
+		find = genericResources
 	}
-	res, err := m.Resources(r, l)
+	res, err := find(r, l)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Name, err)
+		return nil, fmt.Errorf("%s: %w", m.Method, err)
 	}
 	out := make([]Record, 0, len(res))
 	for _, x := range res {
-		rec, err := build(r, c, m, x)
+		rec, err := build(r, c, l, m, x)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s %q: %w", m.Name, x.Type, x.Name, err)
+			return nil, fmt.Errorf("%s %s %q: %w", m.Method, x.Type, x.Name, err)
 		}
 		out = append(out, rec)
 	}
@@ -93,7 +89,7 @@ func RecordID(r *schemas.RequestLog, method, resType, resName string) string {
 	return uuid.NewSHA1(idNamespace, []byte(key)).String()
 }
 
-func build(r *schemas.RequestLog, c Cluster, m method, x resource) (Record, error) {
+func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resource) (Record, error) {
 	reqData, err := json.Marshal(x.Request)
 	if err != nil {
 		return Record{}, err
@@ -117,10 +113,10 @@ func build(r *schemas.RequestLog, c Cluster, m method, x resource) (Record, erro
 	}
 	data := schemas.AuditData{
 		ServiceName:    c.serviceName(),
-		MethodName:     m.Name,
+		MethodName:     m.Method,
 		CloudResources: []schemas.CloudResource{{Scope: schemas.Scope{Resources: scope}, Resource: schemas.ResourceRef{Type: x.Type, ResourceID: x.Name}}},
 		AuthenticationInfo: schemas.AuthenticationInfo{
-			Principal: principalFallback(r.Principal),
+			Principal: principal(r.Principal, l),
 			Result:    schemas.StatusSuccess, // the request log only shows authenticated connections
 		},
 		AuthorizationInfo: schemas.AuthorizationInfo{Result: authz},
@@ -135,7 +131,7 @@ func build(r *schemas.RequestLog, c Cluster, m method, x resource) (Record, erro
 		ResourceName: subject,
 	}
 	ev := cloudevents.NewEvent()
-	ev.SetID(RecordID(r, m.Name, x.Type, x.Name))
+	ev.SetID(RecordID(r, m.Method, x.Type, x.Name))
 	ev.SetSource(c.serviceName())
 	ev.SetType(schemas.TypeRequest)
 	ev.SetSubject(subject)
@@ -147,7 +143,7 @@ func build(r *schemas.RequestLog, c Cluster, m method, x resource) (Record, erro
 		return Record{}, err
 	}
 	return Record{Event: ev, Route: schemas.RouteInfo{
-		Method:       m.Name,
+		Method:       m.Method,
 		Category:     m.Category,
 		Subject:      subject,
 		Principal:    r.Principal,
@@ -156,6 +152,21 @@ func build(r *schemas.RequestLog, c Cluster, m method, x resource) (Record, erro
 		Status:       status,
 		Authz:        authz,
 	}}, nil
+}
+
+// principal renders a Kafka principal: from its directory entry when there
+// is one, else by principalFallback.
+func principal(p string, l Lookups) schemas.Principal {
+	if l.Identity != nil {
+		if id, ok := l.Identity(p); ok {
+			ref := &schemas.ResourceID{ResourceID: id.ID}
+			if id.Type == schemas.IdentityServiceAccount {
+				return schemas.Principal{Email: id.Email, ConfluentServiceAccount: ref}
+			}
+			return schemas.Principal{Email: id.Email, ConfluentUser: ref}
+		}
+	}
+	return principalFallback(p)
 }
 
 // principalFallback renders a Kafka principal with no directory entry.

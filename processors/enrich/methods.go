@@ -6,22 +6,36 @@ import (
 	"github.com/kaudit/kaudit/schemas"
 )
 
-// Router categories (FORMATS.md B.6).
-const (
-	CatManagement  = "management"
-	CatProduce     = "produce"
-	CatConsume     = "consume"
-	CatInterbroker = "interbroker"
-)
+// methods maps requestApiKeyName to how its resources are found. Each row
+// only says that and the per-resource data; everything common is built once
+// in build. Names and categories come from schemas.LookupAPI.
+var methods = map[string]resourcesFunc{
+	"PRODUCE":       produceResources,
+	"FETCH":         fetchResources,
+	"CREATE_TOPICS": createTopicsResources,
+	"DELETE_TOPICS": deleteTopicsResources,
+}
 
-// methods maps requestApiKeyName to its audit mapping. Each row only says
-// how to find the resources and their per-resource data; everything common
-// is built once in build.
-var methods = map[string]method{
-	"PRODUCE":       {Name: "kafka.Produce", Category: CatProduce, Resources: produceResources},
-	"FETCH":         {Name: "kafka.Fetch", Category: CatConsume, Resources: fetchResources},
-	"CREATE_TOPICS": {Name: "kafka.CreateTopics", Category: CatManagement, Resources: createTopicsResources},
-	"DELETE_TOPICS": {Name: "kafka.DeleteTopics", Category: CatManagement, Resources: deleteTopicsResources},
+// genericResources maps an API without a specific mapping: one record on
+// the cluster, with Kafka's logged request as request.data and the
+// response's top-level error code, if it has one, as the result.
+func genericResources(r *schemas.RequestLog, _ Lookups) ([]resource, error) {
+	var resp struct {
+		ErrorCode    int16   `json:"errorCode"`
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if err := schemas.DecodeBody(r.Response, &resp); err != nil {
+		return nil, err
+	}
+	req := r.Request
+	if len(req) == 0 {
+		req = json.RawMessage("null")
+	}
+	return []resource{{
+		Type: ResKafkaCluster, Name: "", ErrorCode: resp.ErrorCode,
+		Request: req,
+		Result:  defaultResult(resp.ErrorCode, resp.ErrorMessage),
+	}}, nil
 }
 
 // topicName resolves a v13+ topic id, keeping the id when it is unknown

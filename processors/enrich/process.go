@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 
 	"github.com/lovoo/goka"
@@ -21,15 +20,15 @@ type RouteFunc func(schemas.RouteInfo) []goka.Stream
 // Settings configure the audit callback.
 type Settings struct {
 	Cluster Cluster
-	Lookups Lookups
+	// Lookups gives the lookups for one message; they may read tables
+	// through ctx.
+	Lookups func(ctx goka.Context) Lookups
 	Route   RouteFunc
 	Log     *slog.Logger
-	// Consumed, Emitted, NotAudited and Failed are metric hooks; nil is
-	// skipped.
-	Consumed   func(api string)
-	Emitted    func(topic string)
-	NotAudited func(api string)
-	Failed     func(reason string)
+	// Consumed, Emitted and Failed are metric hooks; nil is skipped.
+	Consumed func(api string)
+	Emitted  func(topic string)
+	Failed   func(reason string)
 }
 
 // ReasonEnrich marks a kept request whose bodies could not be mapped.
@@ -44,13 +43,11 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 		if s.Consumed != nil {
 			s.Consumed(r.APIName)
 		}
-		recs, err := Enrich(r, s.Cluster, s.Lookups)
-		if errors.Is(err, ErrNotAudited) {
-			if s.NotAudited != nil {
-				s.NotAudited(r.APIName)
-			}
-			return
+		var l Lookups
+		if s.Lookups != nil {
+			l = s.Lookups(ctx)
 		}
+		recs, err := Enrich(r, s.Cluster, l)
 		if err != nil {
 			s.Log.Warn("request not mappable, dead-lettered", "conn_id", r.Connection, "api", r.APIName, "err", err)
 			// JSON, not the internal Avro, so the dead letter reads on its own.
