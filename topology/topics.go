@@ -3,7 +3,6 @@ package topology
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -22,11 +21,11 @@ type TopicPlan struct {
 // EnsureTopics creates the topics of the given group graphs and checks the
 // ones that exist. goka creates only table topics, and it finds topics that
 // are not co-partitioned only when a rebalance fails, so this does both up
-// front with clear errors:
-//   - the raw topic gets topics.partitions partitions if absent;
-//   - every group input, loop and table must have the raw topic's partition
-//     count (goka co-partitioning); tables are compacted;
-//   - other outputs (dead letter, destinations) get topics.partitions.
+// front with clear errors. Per group, the first input leads: it is created
+// with its configured partition count if absent, and the group's other
+// inputs, loop and table must have the same count. Outputs that no group
+// reads are created with topics.partitions. Tables, the directory and the
+// topic-id stream are compacted.
 func EnsureTopics(c *Config, graphs ...*goka.GroupGraph) (TopicPlan, error) {
 	sc := c.SaramaConfig()
 	admin, err := sarama.NewClusterAdmin(c.Brokers, sc)
@@ -53,73 +52,91 @@ func EnsureTopics(c *Config, graphs ...*goka.GroupGraph) (TopicPlan, error) {
 		return plan, fmt.Errorf("topics.replication: %d replicas requested, the cluster has %d brokers", plan.Replication, len(brokers))
 	}
 
-	create := func(name string, partitions int, configs map[string]string) error {
-		if _, ok := existing[name]; ok {
-			return nil
+	tables := map[string]bool{}
+	for _, g := range graphs {
+		if t := g.GroupTable(); t != nil {
+			tables[t.Topic()] = true
+		}
+	}
+	// ensure creates a missing topic and returns the partition count.
+	ensure := func(name string, partitions int) (int, error) {
+		if d, ok := existing[name]; ok {
+			return int(d.NumPartitions), nil
 		}
 		entries := map[string]*string{}
-		for k, v := range configs {
-			entries[k] = &v
+		if tables[name] || c.compacted(name) {
+			compact := "compact"
+			entries["cleanup.policy"] = &compact
 		}
 		err := admin.CreateTopic(name, &sarama.TopicDetail{
 			NumPartitions: int32(partitions), ReplicationFactor: int16(plan.Replication), ConfigEntries: entries,
 		}, false)
 		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", name, err)
+			return 0, fmt.Errorf("create topic %s: %w", name, err)
 		}
 		existing[name] = sarama.TopicDetail{NumPartitions: int32(partitions)}
 		plan.Created = append(plan.Created, name)
-		return nil
+		return partitions, nil
 	}
 
-	if err := create(c.Topics.Raw, c.Topics.Partitions, nil); err != nil {
-		return plan, err
-	}
-	plan.Partitions = int(existing[c.Topics.Raw].NumPartitions)
-
-	copart := map[string]map[string]string{} // topic -> configs
-	outputs := map[string]bool{}
-	for _, g := range graphs {
-		for _, e := range g.InputStreams() {
-			copart[e.Topic()] = nil
-		}
-		if e := g.LoopStream(); e != nil {
-			copart[e.Topic()] = nil
-		}
-		if e := g.GroupTable(); e != nil {
-			copart[e.Topic()] = map[string]string{"cleanup.policy": "compact"}
-		}
-		for _, e := range g.OutputStreams() {
-			outputs[e.Topic()] = true
-		}
-	}
 	var errs []error
-	for _, name := range sortedKeys(copart) {
-		if err := create(name, plan.Partitions, copart[name]); err != nil {
+	for _, g := range graphs {
+		inputs := g.InputStreams()
+		if len(inputs) == 0 {
+			continue
+		}
+		lead := inputs[0].Topic()
+		n, err := ensure(lead, c.partitionsFor(lead))
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if n := int(existing[name].NumPartitions); n != plan.Partitions {
-			errs = append(errs, fmt.Errorf("topic %s has %d partitions but must have %d, like raw topic %s: goka needs a group's topics co-partitioned",
-				name, n, plan.Partitions, c.Topics.Raw))
+		if lead == c.Topics.Raw {
+			plan.Partitions = n
+		}
+		copart := []string{}
+		for _, e := range inputs[1:] {
+			copart = append(copart, e.Topic())
+		}
+		for _, e := range []goka.Edge{g.LoopStream(), g.GroupTable()} {
+			if e != nil {
+				copart = append(copart, e.Topic())
+			}
+		}
+		for _, name := range copart {
+			got, err := ensure(name, n)
+			if err != nil {
+				errs = append(errs, err)
+			} else if got != n {
+				errs = append(errs, fmt.Errorf("topic %s has %d partitions but must have %d, like %s: goka needs a group's topics co-partitioned",
+					name, got, n, lead))
+			}
 		}
 	}
-	for _, name := range sortedKeys(outputs) {
-		if _, inner := copart[name]; inner {
-			continue
-		}
-		if err := create(name, c.Topics.Partitions, nil); err != nil {
-			errs = append(errs, err)
+	for _, g := range graphs {
+		for _, e := range g.OutputStreams() {
+			if _, err := ensure(e.Topic(), c.partitionsFor(e.Topic())); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return plan, errors.Join(errs...)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// partitionsFor is the partition count of a topic kaudit creates. The
+// directory gets one partition: people write it with any client, whose
+// partitioner would not match goka's, and one partition makes every
+// producer's choice the right one.
+func (c *Config) partitionsFor(topic string) int {
+	if topic == c.Topics.Directory {
+		return 1
 	}
-	sort.Strings(keys)
-	return keys
+	return c.Topics.Partitions
+}
+
+// compacted reports whether a stream is keyed state rather than events:
+// the principal directory (latest entry per principal) and the harvested
+// topic ids (latest name per id).
+func (c *Config) compacted(topic string) bool {
+	return topic == c.Topics.Directory || topic == c.Topics.TopicIDs
 }

@@ -12,8 +12,7 @@ import (
 
 func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	fs, level := newFlags("run")
-	brokers := fs.String("brokers", envOr("KAUDIT_BROKERS", ""), "comma-separated bootstrap brokers (env KAUDIT_BROKERS; default from config, else 127.0.0.1:9092)")
-	cfgPath := fs.String("config", envOr("KAUDIT_CONFIG", ""), "YAML config file (env KAUDIT_CONFIG)")
+	cf := addConfigFlags(fs)
 	httpAddr := fs.String("http", envOr("KAUDIT_HTTP", ""), "query/health/metrics listen address, e.g. :8080 (env KAUDIT_HTTP)")
 	stateDir := fs.String("state-dir", envOr("KAUDIT_STATE_DIR", ""), "keep table state on disk here; empty keeps it in memory (env KAUDIT_STATE_DIR)")
 	if err := fs.Parse(args); err != nil {
@@ -23,12 +22,9 @@ func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := topology.LoadConfig(*cfgPath)
+	cfg, err := cf.load()
 	if err != nil {
 		return err
-	}
-	if *brokers != "" {
-		cfg.Brokers = splitList(*brokers)
 	}
 	if *httpAddr != "" {
 		cfg.HTTPAddr = *httpAddr

@@ -27,6 +27,8 @@ var commands = []command{
 	{"run", "run the pipeline against a Kafka cluster", runCmd},
 	{"broker", "run the embedded Kafka broker (kfake)", brokerCmd},
 	{"demo", "run broker + pipeline on a bundled sample log and print a summary", demoCmd},
+	{"convert", "convert request-log lines on stdin to audit records on stdout, offline", convertCmd},
+	{"principals", "manage the principal directory: put, delete, list", principalsCmd},
 }
 
 func main() {

@@ -95,3 +95,14 @@ func DeleteTopics(t time.Time, c Conn, corr int32, topic string, code int16) str
 	resp := obj{"throttleTimeMs": 0, "responses": []obj{{"name": topic, "topicId": "AAAAAAAAAAAAAAAAAAAAAA", "errorCode": code, "errorMessage": nil}}}
 	return Line(t, c, 20, 6, "DELETE_TOPICS", corr, req, resp)
 }
+
+// FetchByID is a consumer Fetch v16, which names the topic only by id.
+func FetchByID(t time.Time, c Conn, corr int32, topicID string, code int16, size int) string {
+	records := fmt.Sprintf(`"recordsSizeInBytes":%d`, size)
+	if code != 0 {
+		records = `"records":null`
+	}
+	req := json.RawMessage(fmt.Sprintf(`{"maxWaitMs":500,"minBytes":1,"maxBytes":52428800,"isolationLevel":0,"sessionId":0,"sessionEpoch":0,"topics":[{"topicId":%q,"partitions":[{"partition":0,"currentLeaderEpoch":4,"fetchOffset":48000,"lastFetchedEpoch":-1,"logStartOffset":-1,"partitionMaxBytes":1048576}]}],"forgottenTopicsData":[],"rackId":""}`, topicID))
+	resp := json.RawMessage(fmt.Sprintf(`{"throttleTimeMs":0,"errorCode":0,"sessionId":1093452771,"responses":[{"topicId":%q,"partitions":[{"partitionIndex":0,"errorCode":%d,"highWatermark":48213,"lastStableOffset":48213,"logStartOffset":0,"abortedTransactions":null,"preferredReadReplica":-1,%s}]}]}`, topicID, code, records))
+	return Line(t, c, 1, 16, "FETCH", corr, req, resp)
+}
