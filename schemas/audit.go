@@ -102,12 +102,42 @@ type AuditResult struct {
 // RouteInfo is what routing decides on: the record's method, category and
 // subject CRN, who acted, on what, and how it went.
 type RouteInfo struct {
+	Type         string // CloudEvent type
 	Method       string
 	Category     string
 	Subject      string
 	Principal    string // Kafka principal, e.g. User:alice
+	Connection   string // Kafka connection id
 	ResourceType string
 	ResourceName string
 	Status       string // SUCCESS or FAILURE
 	Authz        string // ALLOW or DENY
+}
+
+// Record encodings on a destination topic.
+const (
+	// EncodingStructured writes the whole CloudEvent as the JSON value, with
+	// content-type application/cloudevents+json (Confluent's format).
+	EncodingStructured = "structured"
+	// EncodingBinary writes CloudEvent attributes as ce_ headers and the
+	// data as the value.
+	EncodingBinary = "binary"
+	// EncodingAvro is binary mode with the data Avro-encoded
+	// (auditdata.avsc, datacontenttype application/avro).
+	EncodingAvro = "avro"
+)
+
+// Record keys on a destination topic.
+const (
+	KeySubject    = "subject"    // the resource CRN: one resource's records stay in order
+	KeyPrincipal  = "principal"  // the Kafka principal
+	KeyConnection = "connection" // the Kafka connection id
+	KeyID         = "none"       // no key: spread over partitions
+)
+
+// Target is one destination of one record: a topic and how to write there.
+type Target struct {
+	Topic    string
+	Encoding string
+	Key      string
 }

@@ -105,6 +105,17 @@ func LookupAPI(apiName string, followerFetch bool) API {
 	return API{Method: m, Category: cat, Cloud: cloudMethods[m]}
 }
 
+// LookupMethod describes a Confluent methodName (kafka.CreateTopics).
+// kafka.FetchFollower, Confluent Platform's name for follower fetches, is
+// interbroker.
+func LookupMethod(method string) API {
+	cat, ok := methodCategory[method]
+	if !ok {
+		cat = CatManagement
+	}
+	return API{Method: method, Category: cat, Cloud: cloudMethods[method]}
+}
+
 // NormalizeCategory maps Confluent's legacy "other" to management and
 // reports whether the name is a category.
 func NormalizeCategory(c string) (string, bool) {

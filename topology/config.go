@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kaudit/kaudit/processors/enrich"
+	"github.com/kaudit/kaudit/processors/route"
 	"github.com/kaudit/kaudit/schemas"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Cluster     ClusterConfig `yaml:"cluster"`
 	Topics      TopicsConfig  `yaml:"topics"`
 	Audit       AuditConfig   `yaml:"audit"`
+	// Routing sends records to topics: Confluent's router config and/or
+	// ordered routes (processors/route).
+	Routing route.Config `yaml:"routing"`
 	// Principals maps Kafka principals to identities. Entries in the
 	// principal-directory topic take precedence over these.
 	Principals map[string]schemas.Identity `yaml:"principals"`
@@ -175,6 +179,9 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("audit.categories[%d]", i), "%q is not one of %v", cat, schemas.Categories)
 		}
 	}
+	if _, err := c.Router(); err != nil {
+		errs = append(errs, err)
+	}
 	for p, id := range c.Principals {
 		if err := id.Validate(); err != nil {
 			bad(fmt.Sprintf("principals[%q]", p), "%v", err)
@@ -257,4 +264,20 @@ func (c *Config) enrichCluster() enrich.Cluster {
 		ID: c.Cluster.ID, CRNAuthority: c.Cluster.CRNAuthority, Organization: c.Cluster.Organization,
 		Environment: c.Cluster.Environment, CloudCluster: c.Cluster.CloudCluster,
 	}
+}
+
+// Router compiles the routing config, reading the Confluent router config
+// file if one is named.
+func (c *Config) Router() (*route.Router, error) {
+	var confluent *route.ConfluentConfig
+	if path := c.Routing.RouterConfig; path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("routing.router_config: %w", err)
+		}
+		if confluent, err = route.ParseConfluent(data); err != nil {
+			return nil, fmt.Errorf("routing.router_config %s: %w", path, err)
+		}
+	}
+	return route.New(c.Routing, confluent, c.Topics.Audit)
 }

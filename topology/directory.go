@@ -30,7 +30,7 @@ func PutIdentity(c *Config, principal string, id *schemas.Identity) error {
 		}
 		value = sarama.ByteEncoder(raw)
 	}
-	if _, err := EnsureTopics(c, DirectoryGraph(c.Streams())); err != nil {
+	if _, err := EnsureTopics(c, nil, DirectoryGraph(c.Streams())); err != nil {
 		return err
 	}
 	sc := c.SaramaConfig()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,7 @@ type Pipeline struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *Metrics
-	router  route.Router
+	router  *route.Router
 
 	started  chan struct{}
 	httpAddr atomic.Value // string, once listening
@@ -47,17 +48,17 @@ type Option func(*Pipeline)
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(p *Pipeline) { p.log = l } }
 
-// WithRouter replaces the default single-topic router.
-func WithRouter(r route.Router) Option { return func(p *Pipeline) { p.router = r } }
-
 // New validates the config and prepares a pipeline. It does not connect.
 func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{})}
-	p.router = route.Single(cfg.Topics.Audit)
+	router, err := cfg.Router()
+	if err != nil {
+		return nil, err // Validate reported it already; unreachable in practice
+	}
+	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router}
 	for _, o := range opts {
 		o(p)
 	}
@@ -88,20 +89,11 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	d := DedupGraph(st, dedup.Settings{
 		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 	})
-	streams := map[string]goka.Stream{}
-	for _, t := range p.router.Topics() {
-		streams[t] = goka.Stream(t)
-	}
 	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
 		Cluster: p.cfg.enrichCluster(),
 		Lookups: p.lookups,
-		Route: func(info schemas.RouteInfo) []goka.Stream {
-			topics := p.router.Route(info)
-			out := make([]goka.Stream, len(topics))
-			for i, t := range topics {
-				out[i] = streams[t]
-			}
-			return out
+		Route: func(info schemas.RouteInfo) []schemas.Target {
+			return p.router.Decide(info).Targets
 		},
 		Log:      p.log,
 		Consumed: func(api string) { m.audited.WithLabelValues(api).Inc() },
@@ -136,7 +128,7 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 // clean shutdown.
 func (p *Pipeline) Run(ctx context.Context) error {
 	graphs := p.Graphs()
-	plan, err := EnsureTopics(&p.cfg, graphs...)
+	plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...)
 	if err != nil {
 		return err
 	}
@@ -341,4 +333,16 @@ func (t *tracker) closeAll() {
 		}
 	}
 	t.closers = nil
+}
+
+// destinationConfigs are the topic configs of routed destinations that
+// kaudit creates: the retention the routing config asks for.
+func (p *Pipeline) destinationConfigs() TopicConfigs {
+	out := TopicConfigs{}
+	for _, t := range p.router.Topics() {
+		if ms := p.router.Destination(t).RetentionMs; ms != 0 {
+			out[t] = map[string]string{"retention.ms": strconv.FormatInt(ms, 10)}
+		}
+	}
+	return out
 }

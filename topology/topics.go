@@ -18,6 +18,9 @@ type TopicPlan struct {
 	Created []string
 }
 
+// TopicConfigs are per-topic configs for topics kaudit creates.
+type TopicConfigs map[string]map[string]string
+
 // EnsureTopics creates the topics of the given group graphs and checks the
 // ones that exist. goka creates only table topics, and it finds topics that
 // are not co-partitioned only when a rebalance fails, so this does both up
@@ -26,7 +29,7 @@ type TopicPlan struct {
 // inputs, loop and table must have the same count. Outputs that no group
 // reads are created with topics.partitions. Tables, the directory and the
 // topic-id stream are compacted.
-func EnsureTopics(c *Config, graphs ...*goka.GroupGraph) (TopicPlan, error) {
+func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (TopicPlan, error) {
 	sc := c.SaramaConfig()
 	admin, err := sarama.NewClusterAdmin(c.Brokers, sc)
 	if err != nil {
@@ -64,6 +67,9 @@ func EnsureTopics(c *Config, graphs ...*goka.GroupGraph) (TopicPlan, error) {
 			return int(d.NumPartitions), nil
 		}
 		entries := map[string]*string{}
+		for k, v := range extra[name] {
+			entries[k] = &v
+		}
 		if tables[name] || c.compacted(name) {
 			compact := "compact"
 			entries["cleanup.policy"] = &compact

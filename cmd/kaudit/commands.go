@@ -13,6 +13,8 @@ import (
 func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	fs, level := newFlags("run")
 	cf := addConfigFlags(fs)
+	routerCfg := fs.String("router-config", envOr("KAUDIT_ROUTER_CONFIG", ""), "Confluent router config JSON (confluent.security.event.router.config) (env KAUDIT_ROUTER_CONFIG)")
+	strict := fs.Bool("strict-topic-names", false, "require Confluent's confluent-audit-log-events* destination names")
 	httpAddr := fs.String("http", envOr("KAUDIT_HTTP", ""), "query/health/metrics listen address, e.g. :8080 (env KAUDIT_HTTP)")
 	stateDir := fs.String("state-dir", envOr("KAUDIT_STATE_DIR", ""), "keep table state on disk here; empty keeps it in memory (env KAUDIT_STATE_DIR)")
 	if err := fs.Parse(args); err != nil {
@@ -22,7 +24,7 @@ func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load()
+	cfg, err := cf.loadWith(func(o *routeOverrides) { o.routerConfig, o.strict = *routerCfg, *strict })
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ var commands = []command{
 	{"demo", "run broker + pipeline on a bundled sample log and print a summary", demoCmd},
 	{"convert", "convert request-log lines on stdin to audit records on stdout, offline", convertCmd},
 	{"principals", "manage the principal directory: put, delete, list", principalsCmd},
+	{"routes", "check a routing config against records: routes check < records.jsonl", routesCmd},
 }
 
 func main() {

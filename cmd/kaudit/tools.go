@@ -23,13 +23,29 @@ func addConfigFlags(fs *flag.FlagSet) configFlags {
 	}
 }
 
-func (f configFlags) load() (topology.Config, error) {
+func (f configFlags) load() (topology.Config, error) { return f.loadWith(nil) }
+
+// routeOverrides are routing flags that override the config file.
+type routeOverrides struct {
+	routerConfig string
+	strict       bool
+}
+
+func (f configFlags) loadWith(routing func(*routeOverrides)) (topology.Config, error) {
 	cfg, err := topology.LoadConfig(*f.path)
 	if err != nil {
 		return cfg, err
 	}
 	if *f.brokers != "" {
 		cfg.Brokers = splitList(*f.brokers)
+	}
+	if routing != nil {
+		var o routeOverrides
+		routing(&o)
+		if o.routerConfig != "" {
+			cfg.Routing.RouterConfig = o.routerConfig
+		}
+		cfg.Routing.StrictTopicNames = cfg.Routing.StrictTopicNames || o.strict
 	}
 	return cfg, cfg.Validate()
 }

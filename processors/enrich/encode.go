@@ -9,25 +9,81 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/lovoo/goka"
+
+	"github.com/kaudit/kaudit/schemas"
 )
 
-// EncodeStructured renders an event in structured mode through sdk-go's
-// Kafka binding: the value is the whole CloudEvent as JSON, and the
-// content-type header (application/cloudevents+json) lets CloudEvents
-// readers recognise it.
-func EncodeStructured(ev cloudevents.Event) ([]byte, goka.Headers, error) {
-	ctx := binding.WithForceStructured(context.Background())
+// ContentTypeAvro is the datacontenttype of avro-encoded records.
+const ContentTypeAvro = "application/avro"
+
+// AuditDataSchemaURI is the dataschema of avro-encoded records.
+const AuditDataSchemaURI = "https://github.com/kaudit/kaudit/blob/main/schemas/auditdata.avsc"
+
+// Encode renders an event for a destination through sdk-go's Kafka binding:
+//   - structured: the value is the whole CloudEvent as JSON, and the
+//     content-type header (application/cloudevents+json) lets CloudEvents
+//     readers recognise it (Confluent's format);
+//   - binary: attributes go to ce_ headers and the value is the JSON data;
+//   - avro: binary mode with the data Avro-encoded (schemas/auditdata.avsc).
+func Encode(ev cloudevents.Event, encoding string) ([]byte, goka.Headers, error) {
+	ctx := context.Background()
+	switch encoding {
+	case schemas.EncodingStructured, "":
+		ctx = binding.WithForceStructured(ctx)
+	case schemas.EncodingBinary:
+		ctx = binding.WithForceBinary(ctx)
+	case schemas.EncodingAvro:
+		var d schemas.AuditData
+		if err := ev.DataAs(&d); err != nil {
+			return nil, nil, fmt.Errorf("encode event %s as avro: %w", ev.ID(), err)
+		}
+		raw, err := (&schemas.AuditDataCodec{}).Encode(&d)
+		if err != nil {
+			return nil, nil, err
+		}
+		ev = ev.Clone()
+		if err := ev.SetData(ContentTypeAvro, raw); err != nil {
+			return nil, nil, err
+		}
+		ev.SetDataSchema(AuditDataSchemaURI)
+		ctx = binding.WithForceBinary(ctx)
+	default:
+		return nil, nil, fmt.Errorf("unknown encoding %q", encoding)
+	}
 	var pm sarama.ProducerMessage
 	if err := kafka_sarama.WriteProducerMessage(ctx, binding.ToMessage(&ev), &pm); err != nil {
 		return nil, nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
 	}
-	value, err := pm.Value.Encode()
-	if err != nil {
-		return nil, nil, err
+	var value []byte
+	if pm.Value != nil {
+		var err error
+		if value, err = pm.Value.Encode(); err != nil {
+			return nil, nil, err
+		}
 	}
 	headers := goka.Headers{}
 	for _, h := range pm.Headers {
 		headers[string(h.Key)] = h.Value
 	}
 	return value, headers, nil
+}
+
+// EncodeStructured is Encode in Confluent's structured JSON mode.
+func EncodeStructured(ev cloudevents.Event) ([]byte, goka.Headers, error) {
+	return Encode(ev, schemas.EncodingStructured)
+}
+
+// RecordKey is the Kafka key of a record on a destination. goka hashes
+// every key, even "", so "spread evenly" uses the record id.
+func RecordKey(info schemas.RouteInfo, key, id string) string {
+	switch key {
+	case schemas.KeyPrincipal:
+		return info.Principal
+	case schemas.KeyConnection:
+		return info.Connection
+	case schemas.KeyID:
+		return id
+	default:
+		return info.Subject
+	}
 }

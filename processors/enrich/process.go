@@ -14,8 +14,8 @@ type Outputs struct {
 	DeadLetter goka.Stream
 }
 
-// RouteFunc picks the destination streams of one record; none discards it.
-type RouteFunc func(schemas.RouteInfo) []goka.Stream
+// RouteFunc picks the destinations of one record; none discards it.
+type RouteFunc func(schemas.RouteInfo) []schemas.Target
 
 // Settings configure the audit callback.
 type Settings struct {
@@ -62,16 +62,29 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		for _, rec := range recs {
-			value, headers, err := EncodeStructured(rec.Event)
-			if err != nil {
-				ctx.Fail(err) // a validated event always encodes
-			}
-			for _, dst := range s.Route(rec.Route) {
-				ctx.Emit(dst, rec.Route.Subject, value, goka.WithCtxEmitHeaders(headers))
+			rec.Route.Type = rec.Event.Type()
+			rec.Route.Connection = r.Connection
+			encoded := map[string]encodedRecord{} // one encoding per format
+			for _, t := range s.Route(rec.Route) {
+				e, ok := encoded[t.Encoding]
+				if !ok {
+					value, headers, err := Encode(rec.Event, t.Encoding)
+					if err != nil {
+						ctx.Fail(err) // a validated event always encodes
+					}
+					e = encodedRecord{value, headers}
+					encoded[t.Encoding] = e
+				}
+				ctx.Emit(goka.Stream(t.Topic), RecordKey(rec.Route, t.Key, rec.Event.ID()), e.value, goka.WithCtxEmitHeaders(e.headers))
 				if s.Emitted != nil {
-					s.Emitted(string(dst))
+					s.Emitted(t.Topic)
 				}
 			}
 		}
 	}
+}
+
+type encodedRecord struct {
+	value   []byte
+	headers goka.Headers
 }

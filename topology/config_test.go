@@ -1,0 +1,284 @@
+package topology_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kaudit/kaudit/schemas"
+	"github.com/kaudit/kaudit/topology"
+)
+
+func TestDefaults(t *testing.T) {
+	c := topology.Defaults()
+	require.Equal(t, topology.Config{
+		Brokers:      []string{"127.0.0.1:9092"},
+		ClientID:     "kaudit",
+		KafkaVersion: "3.6.0",
+		LogTimeZone:  "UTC",
+		Cluster:      topology.ClusterConfig{ID: "kafka-cluster"},
+		Topics: topology.TopicsConfig{
+			Raw:         "kafka-request-log",
+			Requests:    "kaudit-requests",
+			DeadLetter:  "kaudit-dead-letter",
+			TopicIDs:    "kaudit-topic-ids",
+			Directory:   "kaudit-principal-directory",
+			Audit:       "confluent-audit-log-events",
+			Partitions:  8,
+			Replication: -1,
+		},
+	}, c)
+	require.NoError(t, c.Validate())
+	require.Equal(t, topology.Streams{
+		Raw: "kafka-request-log", Requests: "kaudit-requests", DeadLetter: "kaudit-dead-letter",
+		TopicIDs: "kaudit-topic-ids", Directory: "kaudit-principal-directory",
+	}, c.Streams())
+}
+
+// TestValidate checks that Validate names exactly the bad fields, each by
+// its YAML path at the start of its own line.
+func TestValidate(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	for _, tc := range []struct {
+		name   string
+		edit   func(c *topology.Config)
+		fields []string // the fields named, in Validate's order; none: valid
+		detail string   // a substring of the message, when it matters
+	}{
+		{name: "defaults are valid", edit: func(*topology.Config) {}},
+		{name: "no brokers", edit: func(c *topology.Config) { c.Brokers = nil }, fields: []string{"brokers"}, detail: "at least one broker"},
+		{name: "broker without port", edit: func(c *topology.Config) { c.Brokers = []string{"kafka-0:9092", "kafka-1"} }, fields: []string{"brokers[1]"}, detail: `"kafka-1" is not host:port`},
+		{name: "two bad brokers", edit: func(c *topology.Config) { c.Brokers = []string{"a", "b:1", "c:2:3"} }, fields: []string{"brokers[0]", "brokers[2]"}},
+		{name: "ipv6 broker", edit: func(c *topology.Config) { c.Brokers = []string{"[::1]:9092"} }},
+		{name: "kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "banana" }, fields: []string{"kafka_version"}},
+		{name: "empty kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "" }, fields: []string{"kafka_version"}},
+		{name: "http addr without port", edit: func(c *topology.Config) { c.HTTPAddr = "localhost" }, fields: []string{"http_addr"}, detail: `"localhost" is not host:port`},
+		{name: "http addr port only", edit: func(c *topology.Config) { c.HTTPAddr = ":8080" }},
+		{name: "log time zone", edit: func(c *topology.Config) { c.LogTimeZone = "Mars/Olympus_Mons" }, fields: []string{"log_time_zone"}},
+		{name: "log time zone IANA", edit: func(c *topology.Config) { c.LogTimeZone = "America/New_York" }},
+		{name: "cluster id", edit: func(c *topology.Config) { c.Cluster.ID = "" }, fields: []string{"cluster.id"}, detail: "must not be empty"},
+		{name: "raw topic empty", edit: func(c *topology.Config) { c.Topics.Raw = "" }, fields: []string{"topics.raw"}, detail: "must not be empty"},
+		{name: "requests topic dot", edit: func(c *topology.Config) { c.Topics.Requests = "." }, fields: []string{"topics.requests"}, detail: "is not allowed"},
+		{name: "dead letter topic dot dot", edit: func(c *topology.Config) { c.Topics.DeadLetter = ".." }, fields: []string{"topics.dead_letter"}, detail: "is not allowed"},
+		{name: "audit topic too long", edit: func(c *topology.Config) { c.Topics.Audit = long }, fields: []string{"topics.audit"}, detail: "longer than 249"},
+		{name: "audit topic of 249 characters", edit: func(c *topology.Config) { c.Topics.Audit = long[:249] }},
+		{name: "topic ids topic with a space", edit: func(c *topology.Config) { c.Topics.TopicIDs = "topic ids" }, fields: []string{"topics.topic_ids"}, detail: `has ' '`},
+		{name: "directory topic with a slash", edit: func(c *topology.Config) { c.Topics.Directory = "a/b" }, fields: []string{"topics.directory"}, detail: `has '/'`},
+		{name: "non-ascii topic", edit: func(c *topology.Config) { c.Topics.Raw = "zählung" }, fields: []string{"topics.raw"}, detail: `has 'ä'`},
+		{name: "every allowed character", edit: func(c *topology.Config) { c.Topics.Raw = "aZ09._-" }},
+		{
+			name:   "duplicate topic names the later field",
+			edit:   func(c *topology.Config) { c.Topics.Directory = c.Topics.Raw },
+			fields: []string{"topics.directory"}, detail: `"kafka-request-log" is already used by topics.raw`,
+		},
+		{
+			name:   "audit destination equal to the requests topic",
+			edit:   func(c *topology.Config) { c.Topics.Audit = c.Topics.Requests },
+			fields: []string{"topics.audit"}, detail: "already used by topics.requests",
+		},
+		{
+			name:   "two empty topics are empty and duplicate",
+			edit:   func(c *topology.Config) { c.Topics.Raw, c.Topics.Requests = "", "" },
+			fields: []string{"topics.raw", "topics.requests", "topics.requests"},
+		},
+		{name: "partitions zero", edit: func(c *topology.Config) { c.Topics.Partitions = 0 }, fields: []string{"topics.partitions"}, detail: "got 0"},
+		{name: "partitions negative", edit: func(c *topology.Config) { c.Topics.Partitions = -3 }, fields: []string{"topics.partitions"}},
+		{name: "replication zero", edit: func(c *topology.Config) { c.Topics.Replication = 0 }, fields: []string{"topics.replication"}, detail: "got 0"},
+		{name: "replication below -1", edit: func(c *topology.Config) { c.Topics.Replication = -2 }, fields: []string{"topics.replication"}},
+		{name: "replication 3", edit: func(c *topology.Config) { c.Topics.Replication = 3 }},
+		{
+			name:   "unknown audit category",
+			edit:   func(c *topology.Config) { c.Audit.Categories = []string{"describe", "everything", "other"} },
+			fields: []string{"audit.categories[1]"}, detail: `"everything" is not one of`,
+		},
+		{
+			name: "bad principal",
+			edit: func(c *topology.Config) {
+				c.Principals = map[string]schemas.Identity{
+					"User:ok": {Type: schemas.IdentityUser, ID: "u-1"},
+					"User:x":  {Type: "robot"},
+				}
+			},
+			fields: []string{`principals["User:x"]`, `principals["User:x"]`}, // type and id
+		},
+		{
+			name: "every field at once",
+			edit: func(c *topology.Config) {
+				c.Brokers = []string{"nope"}
+				c.KafkaVersion = "x"
+				c.HTTPAddr = "nope"
+				c.LogTimeZone = "Nowhere/Nothing"
+				c.Cluster.ID = ""
+				c.Topics.Audit = "bad name"
+				c.Audit.Categories = []string{"bogus"}
+				c.Topics.Partitions = 0
+				c.Topics.Replication = 0
+			},
+			fields: []string{
+				"brokers[0]", "kafka_version", "http_addr", "log_time_zone", "cluster.id",
+				"topics.audit", "audit.categories[0]", "topics.partitions", "topics.replication",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := topology.Defaults()
+			tc.edit(&c)
+			err := c.Validate()
+			if len(tc.fields) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			var named []string
+			for _, line := range strings.Split(err.Error(), "\n") {
+				field, _, ok := strings.Cut(line, ": ")
+				require.True(t, ok, "error line %q does not start with a field", line)
+				named = append(named, field)
+			}
+			require.Equal(t, tc.fields, named, "error: %v", err)
+			if tc.detail != "" {
+				require.ErrorContains(t, err, tc.detail)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	defaults := topology.Defaults()
+	for _, tc := range []struct {
+		name    string
+		path    string // under testdata/config; "" passes ""
+		want    func() topology.Config
+		wantErr []string // substrings
+	}{
+		{name: "no file gives the defaults", path: "", want: topology.Defaults},
+		{name: "an empty file gives the defaults", path: "empty.yaml", want: topology.Defaults},
+		{
+			name: "a partial file keeps the other defaults",
+			path: "partial.yaml",
+			want: func() topology.Config {
+				c := topology.Defaults()
+				c.Brokers = []string{"kafka:9092"}
+				c.Cluster.ID = "lkc-partial"
+				c.Topics.Audit = "audit-events"
+				return c
+			},
+		},
+		{
+			name: "every field, other normalised to management",
+			path: "full.yaml",
+			want: func() topology.Config {
+				return topology.Config{
+					Brokers:      []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
+					ClientID:     "kaudit-prod",
+					KafkaVersion: "3.7.0",
+					HTTPAddr:     "0.0.0.0:8080",
+					StateDir:     "/var/lib/kaudit",
+					LogTimeZone:  "Europe/Berlin",
+					Cluster: topology.ClusterConfig{
+						ID: "lkc-abc123", CRNAuthority: "confluent.cloud", Organization: "0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+						Environment: "env-xyz", CloudCluster: "lkc-abc123",
+					},
+					Topics: topology.TopicsConfig{
+						Raw: "broker-request-log", Requests: "kaudit-prod-requests", DeadLetter: "kaudit-prod-dead-letter",
+						TopicIDs: "kaudit-prod-topic-ids", Directory: "kaudit-prod-principals", Audit: "confluent-audit-log-events_prod",
+						Partitions: 12, Replication: 3,
+					},
+					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
+					Principals: map[string]schemas.Identity{
+						"User:alice":     {Type: schemas.IdentityUser, ID: "u-abc123", Email: "alice@example.com"},
+						"User:sa-orders": {Type: schemas.IdentityServiceAccount, ID: "sa-9xyz"},
+					},
+				}
+			},
+		},
+		{
+			name:    "unknown keys are rejected, naming the key, line and file",
+			path:    "unknown_key.yaml",
+			wantErr: []string{"unknown_key.yaml", "line 4", "field partitons not found"},
+		},
+		{
+			name:    "a value of the wrong type is rejected",
+			path:    "wrong_type.yaml",
+			wantErr: []string{"wrong_type.yaml", "line 2", "twelve"},
+		},
+		{
+			name:    "a missing file is an error",
+			path:    "does-not-exist.yaml",
+			wantErr: []string{"read config", "does-not-exist.yaml"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path
+			if path != "" {
+				path = filepath.Join("testdata", "config", path)
+			}
+			c, err := topology.LoadConfig(path)
+			if tc.wantErr != nil {
+				require.Error(t, err)
+				for _, s := range tc.wantErr {
+					require.ErrorContains(t, err, s)
+				}
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want(), c)
+			require.NoError(t, c.Validate())
+		})
+	}
+	require.Equal(t, defaults, topology.Defaults(), "Defaults must not be shared state")
+}
+
+func TestAudited(t *testing.T) {
+	api := func(name string) schemas.API { return schemas.LookupAPI(name, false) }
+	follower := schemas.LookupAPI("FETCH", true)
+	for _, tc := range []struct {
+		name       string
+		categories []string
+		audited    []schemas.API
+		notAudited []schemas.API
+	}{
+		{
+			name:       "no categories: Confluent Cloud's methods only",
+			audited:    []schemas.API{api("PRODUCE"), api("FETCH"), api("CREATE_TOPICS"), api("DELETE_TOPICS"), api("INCREMENTAL_ALTER_CONFIGS"), api("DELETE_GROUPS")},
+			notAudited: []schemas.API{api("METADATA"), api("HEARTBEAT"), api("OFFSET_COMMIT"), api("SASL_HANDSHAKE"), follower, api("ALTER_PARTITION_REASSIGNMENTS")},
+		},
+		{
+			name:       "describe adds Metadata and DescribeConfigs",
+			categories: []string{schemas.CatDescribe},
+			audited:    []schemas.API{api("PRODUCE"), api("METADATA"), api("DESCRIBE_CONFIGS"), api("API_VERSIONS")},
+			notAudited: []schemas.API{api("HEARTBEAT"), api("OFFSET_COMMIT"), follower},
+		},
+		{
+			name:       "management adds every other admin API",
+			categories: []string{schemas.CatManagement},
+			audited:    []schemas.API{api("ALTER_PARTITION_REASSIGNMENTS"), api("ELECT_LEADERS"), api("CREATE_TOPICS")},
+			notAudited: []schemas.API{api("METADATA")},
+		},
+		{
+			name:       "interbroker audits follower fetches",
+			categories: []string{schemas.CatInterbroker},
+			audited:    []schemas.API{follower, api("FETCH")},
+			notAudited: []schemas.API{api("HEARTBEAT")},
+		},
+		{
+			name:       "consume and heartbeat",
+			categories: []string{schemas.CatConsume, schemas.CatHeartbeat},
+			audited:    []schemas.API{api("OFFSET_COMMIT"), api("JOIN_GROUP"), api("HEARTBEAT")},
+			notAudited: []schemas.API{api("METADATA"), follower},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := topology.Defaults()
+			c.Audit.Categories = tc.categories
+			for _, a := range tc.audited {
+				require.True(t, c.Audited(a), "%s (%s) should be audited", a.Method, a.Category)
+			}
+			for _, a := range tc.notAudited {
+				require.False(t, c.Audited(a), "%s (%s) should not be audited", a.Method, a.Category)
+			}
+		})
+	}
+}
