@@ -83,6 +83,9 @@ type TopicsConfig struct {
 	TopicIDs string `yaml:"topic_ids"`
 	// Directory is the compacted principal-directory topic.
 	Directory string `yaml:"directory"`
+	// Config remembers kaudit's own routing config (compacted), so that a
+	// change is audited once.
+	Config string `yaml:"config"`
 	// Audit is the default destination of audit records.
 	Audit string `yaml:"audit"`
 	// Partitions is the partition count of topics kaudit creates. The
@@ -118,6 +121,7 @@ func (c *Config) setDefaults() {
 	def(&c.Topics.DeadLetter, "kaudit-dead-letter")
 	def(&c.Topics.TopicIDs, "kaudit-topic-ids")
 	def(&c.Topics.Directory, "kaudit-principal-directory")
+	def(&c.Topics.Config, "kaudit-config")
 	def(&c.Topics.Audit, "confluent-audit-log-events")
 	if c.Topics.Partitions == 0 {
 		c.Topics.Partitions = 8
@@ -162,9 +166,10 @@ func (c *Config) Validate() error {
 		"topics.raw": c.Topics.Raw, "topics.requests": c.Topics.Requests,
 		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
 		"topics.topic_ids": c.Topics.TopicIDs, "topics.directory": c.Topics.Directory,
+		"topics.config": c.Topics.Config,
 	}
 	seen := map[string]string{}
-	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory"} {
+	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config"} {
 		name := topics[field]
 		if err := validTopicName(name); err != nil {
 			bad(field, "%v", err)

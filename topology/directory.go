@@ -56,61 +56,75 @@ type DirectoryEntry struct {
 // returns the current entry of every principal, sorted by principal.
 // Entries that would be dead-lettered by the pipeline are reported in bad.
 func ListIdentities(c *Config) (entries []DirectoryEntry, bad []string, err error) {
-	sc := c.SaramaConfig()
-	client, err := sarama.NewClient(c.Brokers, sc)
+	latest, err := readCompacted(c, c.Topics.Directory)
 	if err != nil {
 		return nil, nil, err
+	}
+	for p, value := range latest {
+		id, perr := directory.Parse(value)
+		if perr != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", p, perr))
+			continue
+		}
+		entries = append(entries, DirectoryEntry{Principal: p, Identity: *id})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Principal < entries[j].Principal })
+	sort.Strings(bad)
+	return entries, bad, nil
+}
+
+// readCompacted reads a keyed topic from its start to its current end and
+// returns the latest value of every key; tombstones remove keys. A missing
+// topic reads as empty.
+func readCompacted(c *Config, topic string) (map[string][]byte, error) {
+	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
+	if err != nil {
+		return nil, err
 	}
 	defer client.Close()
 	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer consumer.Close()
-	parts, err := client.Partitions(c.Topics.Directory)
+	parts, err := client.Partitions(topic)
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return nil, nil, nil // nothing was ever put
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("read %s: %w", topic, err)
 	}
-	current := map[string]*schemas.Identity{}
+	latest := map[string][]byte{}
 	for _, p := range parts {
-		end, err := client.GetOffset(c.Topics.Directory, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, nil, err
-		}
-		start, err := client.GetOffset(c.Topics.Directory, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, nil, err
-		}
-		if start >= end {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(c.Topics.Directory, p, start)
-		if err != nil {
-			return nil, nil, err
-		}
-		for msg := range pc.Messages() {
-			key := string(msg.Key)
-			if msg.Value == nil {
-				delete(current, key)
-			} else if id, perr := directory.Parse(msg.Value); perr != nil {
-				bad = append(bad, fmt.Sprintf("%s: %v", key, perr))
-			} else {
-				current[key] = id
-			}
-			if msg.Offset >= end-1 {
-				break
-			}
-		}
-		if err := pc.Close(); err != nil {
-			return nil, nil, err
+		if err := readPartition(client, consumer, topic, p, latest); err != nil {
+			return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
 		}
 	}
-	for p, id := range current {
-		entries = append(entries, DirectoryEntry{Principal: p, Identity: *id})
+	return latest, nil
+}
+
+func readPartition(client sarama.Client, consumer sarama.Consumer, topic string, p int32, latest map[string][]byte) error {
+	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Principal < entries[j].Principal })
-	return entries, bad, nil
+	start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil || start >= end {
+		return err
+	}
+	pc, err := consumer.ConsumePartition(topic, p, start)
+	if err != nil {
+		return err
+	}
+	for msg := range pc.Messages() {
+		if msg.Value == nil {
+			delete(latest, string(msg.Key))
+		} else {
+			latest[string(msg.Key)] = msg.Value
+		}
+		if msg.Offset >= end-1 {
+			break
+		}
+	}
+	return pc.Close()
 }

@@ -133,6 +133,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	p.log.Info("topics ready", "partitions", plan.Partitions, "replication", plan.Replication, "created", plan.Created)
+	if _, err := p.auditRoutingChange(time.Now()); err != nil {
+		return err
+	}
 
 	tr := &tracker{log: p.log}
 	defer tr.closeAll()
@@ -338,7 +341,7 @@ func (t *tracker) closeAll() {
 // destinationConfigs are the topic configs of routed destinations that
 // kaudit creates: the retention the routing config asks for.
 func (p *Pipeline) destinationConfigs() TopicConfigs {
-	out := TopicConfigs{}
+	out := TopicConfigs{p.cfg.Topics.Config: nil}
 	for _, t := range p.router.Topics() {
 		if ms := p.router.Destination(t).RetentionMs; ms != 0 {
 			out[t] = map[string]string{"retention.ms": strconv.FormatInt(ms, 10)}

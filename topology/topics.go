@@ -18,7 +18,8 @@ type TopicPlan struct {
 	Created []string
 }
 
-// TopicConfigs are per-topic configs for topics kaudit creates.
+// TopicConfigs are per-topic configs for topics kaudit creates; every
+// topic named here is created even if no graph names it.
 type TopicConfigs map[string]map[string]string
 
 // EnsureTopics creates the topics of the given group graphs and checks the
@@ -126,6 +127,11 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 			}
 		}
 	}
+	for name := range extra {
+		if _, err := ensure(name, c.partitionsFor(name)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return plan, errors.Join(errs...)
 }
 
@@ -134,7 +140,7 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 // partitioner would not match goka's, and one partition makes every
 // producer's choice the right one.
 func (c *Config) partitionsFor(topic string) int {
-	if topic == c.Topics.Directory {
+	if topic == c.Topics.Directory || topic == c.Topics.Config {
 		return 1
 	}
 	return c.Topics.Partitions
@@ -144,5 +150,5 @@ func (c *Config) partitionsFor(topic string) int {
 // the principal directory (latest entry per principal) and the harvested
 // topic ids (latest name per id).
 func (c *Config) compacted(topic string) bool {
-	return topic == c.Topics.Directory || topic == c.Topics.TopicIDs
+	return topic == c.Topics.Directory || topic == c.Topics.TopicIDs || topic == c.Topics.Config
 }

@@ -34,7 +34,7 @@ func (c Cluster) serviceName() string { return "crn://" + c.CRNAuthority + "/" }
 func (c Cluster) clusterScope() (string, []schemas.ResourceRef) {
 	var b strings.Builder
 	b.WriteString(c.serviceName())
-	var refs []schemas.ResourceRef
+	refs := []schemas.ResourceRef{} // [] rather than null without a Cloud scope
 	for _, p := range []struct{ typ, elem, id string }{
 		{ResOrganization, "organization", c.Organization},
 		{ResEnvironment, "environment", c.Environment},
@@ -62,7 +62,18 @@ func (c Cluster) resourceCRN(typ, name string) (string, []schemas.ResourceRef) {
 	return crn + "/" + elem + "=" + escapeCRN(name), scope
 }
 
+// identityCRN names a Confluent identity as the seed's Produce and Fetch
+// records do: crn://<authority>/organization=<o>/identity-provider=Confluent/identity=<id>.
+func (c Cluster) identityCRN(id string) string {
+	return c.serviceName() + "organization=" + escapeCRN(c.Organization) +
+		"/identity-provider=Confluent/identity=" + escapeCRN(id)
+}
+
 // crnEscaper percent-encodes the characters that would split a CRN path.
 var crnEscaper = strings.NewReplacer("%", "%25", "/", "%2F", "=", "%3D")
 
+// escapeCRN makes a name safe as one CRN path value: '/' would start a new
+// element and '=' would split key from value, so both are percent-encoded,
+// and '%' too so that an encoded name decodes back unambiguously (Confluent
+// CRNs use the same %2A-style escapes, FORMATS.md B.8).
 func escapeCRN(s string) string { return crnEscaper.Replace(s) }

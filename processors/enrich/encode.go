@@ -87,3 +87,12 @@ func RecordKey(info schemas.RouteInfo, key, id string) string {
 		return info.Subject
 	}
 }
+
+// ServiceName is the serviceName and source of a cluster's records.
+func ServiceName(c Cluster) string { return c.serviceName() }
+
+// ClusterCRN is the CRN of the cluster itself.
+func ClusterCRN(c Cluster) string {
+	crn, _ := c.resourceCRN(ResKafkaCluster, c.ID)
+	return crn
+}

@@ -30,6 +30,7 @@ type Lookups struct {
 	// TopicName maps a topic id to its name (Fetch/Produce v13+).
 	TopicName func(cluster, topicID string) (string, bool)
 	// Identity maps a Kafka principal (User:alice) to its directory entry.
+	// Only a resolved entry gives Produce and Fetch records an identity CRN.
 	Identity func(principal string) (schemas.Identity, bool)
 }
 
@@ -40,7 +41,9 @@ type Record struct {
 }
 
 // resource is one audited resource of a request: its type and name, the
-// Kafka error code it got, and the method-specific request/result data.
+// Kafka error code that decides its outcome, and the method-specific
+// request/result data. A KAFKA_CLUSTER resource needs no name: it is the
+// audited cluster, and build names it by Cluster.ID.
 type resource struct {
 	Type      string
 	Name      string
@@ -89,10 +92,14 @@ func RecordID(r *schemas.RequestLog, method, resType, resName string) string {
 	return uuid.NewSHA1(idNamespace, []byte(key)).String()
 }
 
+// dataPlaneMethods are the methods whose Confluent Cloud records carry
+// authenticationInfo.identity (seed 002: only Produce and Fetch do).
+var dataPlaneMethods = map[string]bool{"kafka.Produce": true, "kafka.Fetch": true}
+
 func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resource) (Record, error) {
 	reqData, err := json.Marshal(x.Request)
 	if err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("request data: %w", err)
 	}
 	result := x.Result
 	if result == nil {
@@ -100,9 +107,14 @@ func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resourc
 	}
 	resData, err := json.Marshal(result)
 	if err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("result data: %w", err)
 	}
-	subject, scope := c.resourceCRN(x.Type, x.Name)
+	// A KAFKA_CLUSTER resource is the audited cluster itself.
+	resID := x.Name
+	if x.Type == ResKafkaCluster {
+		resID = c.ID
+	}
+	subject, scope := c.resourceCRN(x.Type, resID)
 	status := schemas.StatusSuccess
 	if x.ErrorCode != 0 {
 		status = schemas.StatusFailure
@@ -111,15 +123,20 @@ func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resourc
 	if IsAuthorizationError(x.ErrorCode) {
 		authz = schemas.AuthzDeny
 	}
+	who, id, resolved := principal(r.Principal, l)
+	authn := schemas.AuthenticationInfo{
+		Principal: who,
+		Result:    schemas.StatusSuccess, // the request log only shows authenticated connections
+	}
+	if resolved && dataPlaneMethods[m.Method] && c.Organization != "" {
+		authn.Identity = c.identityCRN(id)
+	}
 	data := schemas.AuditData{
-		ServiceName:    c.serviceName(),
-		MethodName:     m.Method,
-		CloudResources: []schemas.CloudResource{{Scope: schemas.Scope{Resources: scope}, Resource: schemas.ResourceRef{Type: x.Type, ResourceID: x.Name}}},
-		AuthenticationInfo: schemas.AuthenticationInfo{
-			Principal: principal(r.Principal, l),
-			Result:    schemas.StatusSuccess, // the request log only shows authenticated connections
-		},
-		AuthorizationInfo: schemas.AuthorizationInfo{Result: authz},
+		ServiceName:        c.serviceName(),
+		MethodName:         m.Method,
+		CloudResources:     []schemas.CloudResource{{Scope: schemas.Scope{Resources: scope}, Resource: schemas.ResourceRef{Type: x.Type, ResourceID: resID}}},
+		AuthenticationInfo: authn,
+		AuthorizationInfo:  schemas.AuthorizationInfo{Result: authz},
 		RequestMetadata: schemas.RequestMetadata{
 			ConnectionID:  r.Connection,
 			RequestID:     []string{strconv.Itoa(int(r.CorrelationID))},
@@ -131,49 +148,56 @@ func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resourc
 		ResourceName: subject,
 	}
 	ev := cloudevents.NewEvent()
-	ev.SetID(RecordID(r, m.Method, x.Type, x.Name))
+	ev.SetID(RecordID(r, m.Method, x.Type, resID))
 	ev.SetSource(c.serviceName())
 	ev.SetType(schemas.TypeRequest)
 	ev.SetSubject(subject)
 	ev.SetTime(r.Time)
 	if err := ev.SetData(schemas.ContentTypeJSON, data); err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("set data: %w", err)
 	}
 	if err := ev.Validate(); err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("validate event: %w", err)
 	}
 	return Record{Event: ev, Route: schemas.RouteInfo{
+		Type:         schemas.TypeRequest,
 		Method:       m.Method,
 		Category:     m.Category,
 		Subject:      subject,
 		Principal:    r.Principal,
+		Connection:   r.Connection,
 		ResourceType: x.Type,
-		ResourceName: x.Name,
+		ResourceName: resID,
 		Status:       status,
 		Authz:        authz,
 	}}, nil
 }
 
 // principal renders a Kafka principal: from its directory entry when there
-// is one, else by principalFallback.
-func principal(p string, l Lookups) schemas.Principal {
+// is one, else by principalFallback. It also returns the Confluent id and
+// whether the directory resolved it; only a resolved id is vouched for
+// enough to name an identity CRN.
+func principal(p string, l Lookups) (schemas.Principal, string, bool) {
 	if l.Identity != nil {
 		if id, ok := l.Identity(p); ok {
 			ref := &schemas.ResourceID{ResourceID: id.ID}
 			if id.Type == schemas.IdentityServiceAccount {
-				return schemas.Principal{Email: id.Email, ConfluentServiceAccount: ref}
+				return schemas.Principal{Email: id.Email, ConfluentServiceAccount: ref}, id.ID, true
 			}
-			return schemas.Principal{Email: id.Email, ConfluentUser: ref}
+			return schemas.Principal{Email: id.Email, ConfluentUser: ref}, id.ID, true
 		}
 	}
-	return principalFallback(p)
+	return principalFallback(p), "", false
 }
 
-// principalFallback renders a Kafka principal with no directory entry.
-// User principals named like Confluent ids keep that id's kind (sa-… is a
-// service account); every other principal becomes a confluentUser whose
-// resourceId is the Kafka principal name, or the whole principal for
-// non-User types, so nothing about who acted is lost.
+// principalFallback renders a Kafka principal with no directory entry, so
+// that a record always says who acted even before the directory knows
+// them. A User principal named like a Confluent service account (sa-…)
+// becomes a confluentServiceAccount with that id; every other principal
+// becomes a confluentUser whose resourceId is the Kafka principal name
+// for User principals (User:alice -> alice) and the whole principal for
+// other types (Group:ops stays Group:ops), so the type is not lost. Such
+// records carry no identity CRN: the id is Kafka's, not Confluent's.
 func principalFallback(p string) schemas.Principal {
 	name, isUser := strings.CutPrefix(p, "User:")
 	if !isUser {
@@ -191,5 +215,5 @@ func defaultResult(code int16, message *string) any {
 		Message   *string `json:"message"`
 		ErrorCode int16   `json:"errorCode"`
 		ErrorType string  `json:"errorType"`
-	}{message, code, ErrorName(code)}
+	}{message, code, errorType(code)}
 }
