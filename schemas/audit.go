@@ -112,6 +112,7 @@ type RouteInfo struct {
 	ResourceName string
 	Status       string // SUCCESS or FAILURE
 	Authz        string // ALLOW or DENY
+	ErrorType    string // Kafka's error name, NONE on success
 }
 
 // Record encodings on a destination topic.

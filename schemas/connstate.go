@@ -28,6 +28,11 @@ type ConnState struct {
 	SuppressedProduce int64         `json:"suppressedProduce"`
 	SuppressedFetch   int64         `json:"suppressedFetch"`
 	SuppressedBytes   int64         `json:"suppressedBytes"`
+	// Topics is the connection's Produce/Fetch access per topic.
+	Topics []TopicAccess `json:"topics"`
+	// LastReport is the log time access was last reported to the topic and
+	// principal tables.
+	LastReport time.Time `json:"-"`
 }
 
 // FirstRequest identifies the request that produced a connection's audited
@@ -92,6 +97,8 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 		"suppressed_produce": s.SuppressedProduce,
 		"suppressed_fetch":   s.SuppressedFetch,
 		"suppressed_bytes":   s.SuppressedBytes,
+		"topics":             topicsToNative(s.Topics),
+		"last_report_ms":     msOrZero(s.LastReport),
 	})
 }
 
@@ -117,6 +124,8 @@ func (*ConnStateCodec) Decode(data []byte) (any, error) {
 		SuppressedProduce: m["suppressed_produce"].(int64),
 		SuppressedFetch:   m["suppressed_fetch"].(int64),
 		SuppressedBytes:   m["suppressed_bytes"].(int64),
+		Topics:            topicsFromNative(m["topics"]),
+		LastReport:        timeOrZero(m["last_report_ms"].(int64)),
 	}, nil
 }
 
@@ -148,4 +157,57 @@ func firstFromNative(v any) *FirstRequest {
 		SourcePartition: m["source_partition"].(int32),
 		SourceOffset:    m["source_offset"].(int64),
 	}
+}
+
+func topicsToNative(ts []TopicAccess) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = map[string]any{"topic": t.Topic, "total": countsToNative(t.Total), "pending": countsToNative(t.Pending)}
+	}
+	return out
+}
+
+func topicsFromNative(v any) []TopicAccess {
+	raw, _ := v.([]any)
+	if len(raw) == 0 {
+		return nil
+	}
+	out := make([]TopicAccess, len(raw))
+	for i, r := range raw {
+		m, _ := r.(map[string]any)
+		out[i] = TopicAccess{Topic: str(m["topic"]), Total: countsFromNative(m["total"]), Pending: countsFromNative(m["pending"])}
+	}
+	return out
+}
+
+func countsToNative(a Access) map[string]any {
+	return map[string]any{
+		"produce": a.Produce, "fetch": a.Fetch, "denied": a.Denied, "bytes": a.Bytes,
+		"first_ms": msOrZero(a.First), "last_ms": msOrZero(a.Last),
+	}
+}
+
+func countsFromNative(v any) Access {
+	m, _ := v.(map[string]any)
+	i := func(k string) int64 { n, _ := m[k].(int64); return n }
+	return Access{
+		Produce: i("produce"), Fetch: i("fetch"), Denied: i("denied"), Bytes: i("bytes"),
+		First: timeOrZero(i("first_ms")), Last: timeOrZero(i("last_ms")),
+	}
+}
+
+// msOrZero and timeOrZero keep the zero time as 0 rather than a negative
+// millisecond count, so an unset time survives a round trip.
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }

@@ -40,8 +40,13 @@ type RequestLog struct {
 	// or topic ids for v13+.
 	Topics      []string
 	RecordBytes int64
+	// TopicBytes are the record bytes per entry of Topics.
+	TopicBytes []int64
 	// Follower marks a Fetch sent by a replica rather than a consumer.
 	Follower bool
+	// ErrorCode is the Produce/Fetch outcome: an authorization error if any
+	// partition got one, else the first non-zero partition error, else 0.
+	ErrorCode int16
 	// SourcePartition and SourceOffset locate the raw line, so that a replay
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
@@ -189,13 +194,25 @@ func (r *RequestLog) readDataTopics() error {
 	switch r.APIKey {
 	case APIProduce:
 		var req ProduceRequest
+		var resp ProduceResponse
 		if err := DecodeBody(r.Request, &req); err != nil {
 			return err
 		}
+		if err := DecodeBody(r.Response, &resp); err != nil {
+			return err
+		}
 		for _, t := range req.TopicData {
-			r.Topics = append(r.Topics, nonEmpty(t.Name, t.TopicID))
+			var n int64
 			for _, p := range t.PartitionData {
-				r.RecordBytes = addSize(r.RecordBytes, p.RecordsSizeInBytes)
+				n = addSize(n, p.RecordsSizeInBytes)
+			}
+			r.Topics = append(r.Topics, nonEmpty(t.Name, t.TopicID))
+			r.TopicBytes = append(r.TopicBytes, n)
+			r.RecordBytes = addSize(r.RecordBytes, n)
+		}
+		for _, t := range resp.Responses {
+			for _, p := range t.PartitionResponses {
+				r.ErrorCode = worseError(r.ErrorCode, p.ErrorCode)
 			}
 		}
 	case APIFetch:
@@ -208,17 +225,39 @@ func (r *RequestLog) readDataTopics() error {
 			return err
 		}
 		r.Follower = req.IsFollower()
-		for _, t := range req.Topics {
-			r.Topics = append(r.Topics, nonEmpty(t.Topic, t.TopicID))
-		}
+		r.ErrorCode = resp.ErrorCode
+		bytes := map[string]int64{}
 		for _, t := range resp.Responses {
 			for _, p := range t.Partitions {
-				r.RecordBytes = addSize(r.RecordBytes, p.RecordsSizeInBytes)
+				bytes[nonEmpty(t.Topic, t.TopicID)] = addSize(bytes[nonEmpty(t.Topic, t.TopicID)], p.RecordsSizeInBytes)
+				r.ErrorCode = worseError(r.ErrorCode, p.ErrorCode)
 			}
+		}
+		for _, t := range req.Topics {
+			name := nonEmpty(t.Topic, t.TopicID)
+			r.Topics = append(r.Topics, name)
+			r.TopicBytes = append(r.TopicBytes, bytes[name])
+			r.RecordBytes = addSize(r.RecordBytes, bytes[name])
 		}
 	}
 	return nil
 }
+
+// worseError keeps the error that matters more for auditing: an
+// authorization failure beats any other error, any error beats none.
+func worseError(have, next int16) int16 {
+	switch {
+	case have == 0:
+		return next
+	case IsAuthorizationCode(next) && !IsAuthorizationCode(have):
+		return next
+	default:
+		return have
+	}
+}
+
+// Denied reports whether the request was refused by an ACL check.
+func (r *RequestLog) Denied() bool { return IsAuthorizationCode(r.ErrorCode) }
 
 // addSize adds a logged byte count, ignoring negative ones and saturating
 // instead of wrapping: sizes come from untrusted input.
@@ -348,6 +387,8 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 		"topics":            stringsToNative(r.Topics),
 		"record_bytes":      r.RecordBytes,
 		"follower":          r.Follower,
+		"error_code":        int32(r.ErrorCode),
+		"topic_bytes":       int64sToNative(r.TopicBytes),
 	})
 }
 
@@ -379,6 +420,8 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 		Topics:           stringsFromNative(m["topics"]),
 		RecordBytes:      m["record_bytes"].(int64),
 		Follower:         m["follower"].(bool),
+		ErrorCode:        int16(m["error_code"].(int32)),
+		TopicBytes:       int64sFromNative(m["topic_bytes"]),
 	}, nil
 }
 
@@ -404,3 +447,23 @@ func stringsFromNative(v any) []string {
 
 // API describes the record's API (method, category, audited by default).
 func (r *RequestLog) API() API { return LookupAPI(r.APIName, r.Follower) }
+
+func int64sToNative(ns []int64) []any {
+	out := make([]any, len(ns))
+	for i, n := range ns {
+		out[i] = n
+	}
+	return out
+}
+
+func int64sFromNative(v any) []int64 {
+	raw, _ := v.([]any)
+	if len(raw) == 0 {
+		return nil
+	}
+	out := make([]int64, len(raw))
+	for i, n := range raw {
+		out[i], _ = n.(int64)
+	}
+	return out
+}

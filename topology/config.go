@@ -86,6 +86,10 @@ type TopicsConfig struct {
 	// Config remembers kaudit's own routing config (compacted), so that a
 	// change is audited once.
 	Config string `yaml:"config"`
+	// AccessByTopic and AccessByPrincipal carry access deltas to the topic
+	// and principal tables.
+	AccessByTopic     string `yaml:"access_by_topic"`
+	AccessByPrincipal string `yaml:"access_by_principal"`
 	// Audit is the default destination of audit records.
 	Audit string `yaml:"audit"`
 	// Partitions is the partition count of topics kaudit creates. The
@@ -122,6 +126,8 @@ func (c *Config) setDefaults() {
 	def(&c.Topics.TopicIDs, "kaudit-topic-ids")
 	def(&c.Topics.Directory, "kaudit-principal-directory")
 	def(&c.Topics.Config, "kaudit-config")
+	def(&c.Topics.AccessByTopic, "kaudit-access-by-topic")
+	def(&c.Topics.AccessByPrincipal, "kaudit-access-by-principal")
 	def(&c.Topics.Audit, "confluent-audit-log-events")
 	if c.Topics.Partitions == 0 {
 		c.Topics.Partitions = 8
@@ -166,10 +172,11 @@ func (c *Config) Validate() error {
 		"topics.raw": c.Topics.Raw, "topics.requests": c.Topics.Requests,
 		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
 		"topics.topic_ids": c.Topics.TopicIDs, "topics.directory": c.Topics.Directory,
-		"topics.config": c.Topics.Config,
+		"topics.config": c.Topics.Config, "topics.access_by_topic": c.Topics.AccessByTopic,
+		"topics.access_by_principal": c.Topics.AccessByPrincipal,
 	}
 	seen := map[string]string{}
-	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config"} {
+	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config", "topics.access_by_topic", "topics.access_by_principal"} {
 		name := topics[field]
 		if err := validTopicName(name); err != nil {
 			bad(field, "%v", err)

@@ -8,6 +8,8 @@ import (
 	"github.com/kaudit/kaudit/processors/dedup"
 	"github.com/kaudit/kaudit/processors/directory"
 	"github.com/kaudit/kaudit/processors/enrich"
+	"github.com/kaudit/kaudit/processors/principals"
+	"github.com/kaudit/kaudit/processors/topics"
 	"github.com/kaudit/kaudit/schemas"
 )
 
@@ -17,14 +19,42 @@ import (
 // message key, and the loop puts every request of a connection on one
 // partition of the table.
 func DedupGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
-	out := dedup.Outputs{Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs}
+	out := st.dedupOutputs()
 	return goka.DefineGroup(DedupGroup,
 		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(out, s)), // unparsable -> DeadLetter
 		goka.Loop(new(schemas.RequestLogCodec), dedup.Collapse(out, s)),
 		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
+		goka.Output(st.AccessByTopic, new(schemas.AccessDeltaCodec)),
+		goka.Output(st.AccessByPrincipal, new(schemas.AccessDeltaCodec)),
+		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
 		goka.Persist(new(schemas.ConnStateCodec)),
+	)
+}
+
+func (st Streams) dedupOutputs() dedup.Outputs {
+	return dedup.Outputs{
+		Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs,
+		AccessByTopic: st.AccessByTopic, AccessByPrincipal: st.AccessByPrincipal,
+	}
+}
+
+// TopicsGraph folds access deltas into per-topic summaries. Deltas are
+// keyed by cluster|topic, so one topic's deltas meet on one partition.
+func TopicsGraph(st Streams) *goka.GroupGraph {
+	return goka.DefineGroup(TopicsGroup,
+		goka.Input(st.AccessByTopic, new(schemas.AccessDeltaCodec), topics.Update()),
+		goka.Persist(new(schemas.TopicSummaryCodec)),
+	)
+}
+
+// PrincipalsGraph folds access deltas into per-principal summaries, keyed
+// by principal.
+func PrincipalsGraph(st Streams) *goka.GroupGraph {
+	return goka.DefineGroup(PrincipalsGroup,
+		goka.Input(st.AccessByPrincipal, new(schemas.AccessDeltaCodec), principals.Update()),
+		goka.Persist(new(schemas.PrincipalSummaryCodec)),
 	)
 }
 
@@ -56,6 +86,8 @@ func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.Grou
 	edges := []goka.Edge{
 		goka.Input(st.Requests, new(schemas.RequestLogCodec), enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, s)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
+		goka.Output(st.AccessByTopic, new(schemas.AccessDeltaCodec)),
+		goka.Output(st.AccessByPrincipal, new(schemas.AccessDeltaCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)),
 		goka.Lookup(DirectoryTable, new(schemas.IdentityTableCodec)),
 	}

@@ -1,7 +1,12 @@
 package topology
 
 import (
+	"context"
+	"strconv"
+
+	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kaudit/kaudit/processors/dedup"
 )
@@ -17,11 +22,19 @@ type Metrics struct {
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
 	audited    *prometheus.CounterVec
+	rebalances *prometheus.CounterVec
+	recovery   *prometheus.GaugeVec
+	lag        *prometheus.GaugeVec
+	viewLag    *prometheus.GaugeVec
+	viewReady  *prometheus.GaugeVec
 }
 
 func newMetrics() *Metrics {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kaudit_" + name, Help: help}, labels)
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kaudit_" + name, Help: help}, labels)
 	}
 	m := &Metrics{
 		Registry:   prometheus.NewRegistry(),
@@ -32,8 +45,15 @@ func newMetrics() *Metrics {
 		recordsOut: counter("records_out_total", "Audit records written, by destination topic.", "topic"),
 		notAudited: counter("not_audited_total", "Parsed requests dropped because their method is not audited, by API.", "api"),
 		audited:    counter("audit_requests_total", "Kept requests read by the audit group, by API.", "api"),
+		rebalances: counter("rebalances_total", "Partition assignments received, by group.", "group"),
+		recovery:   gauge("recovery_seconds", "Seconds from start until the group or view had recovered its table.", "component"),
+		lag:        gauge("consumer_lag", "Messages not yet processed, by group, input topic and partition (this instance's partitions).", "group", "topic", "partition"),
+		viewLag:    gauge("view_lag", "Table messages a view has not applied yet: how stale its answers are.", "table"),
+		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
 	}
-	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited)
+	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited,
+		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -106,4 +126,39 @@ func (m *Metrics) Snapshot() Counts {
 		}
 	}
 	return c
+}
+
+// Staleness says how current a view's answers are.
+type Staleness struct {
+	Recovered bool  `json:"recovered"`
+	Lag       int64 `json:"lag"`
+}
+
+// observe refreshes the lag gauges from goka's stats.
+func (m *Metrics) observe(ctx context.Context, procs map[goka.Group]*goka.Processor, views map[goka.Table]*goka.View) map[goka.Table]Staleness {
+	m.lag.Reset() // partitions move between instances
+	for g, proc := range procs {
+		for part, ps := range proc.StatsWithContext(ctx).Group {
+			for topic, in := range ps.Input {
+				m.lag.WithLabelValues(string(g), topic, strconv.Itoa(int(part))).Set(float64(max(in.OffsetLag, 0)))
+			}
+		}
+	}
+	out := map[goka.Table]Staleness{}
+	for t, v := range views {
+		st := Staleness{Recovered: v.Recovered()}
+		for _, ps := range v.Stats(ctx).Partitions {
+			if ps.Input != nil {
+				st.Lag += max(ps.Input.OffsetLag, 0)
+			}
+		}
+		out[t] = st
+		m.viewLag.WithLabelValues(string(t)).Set(float64(st.Lag))
+		ready := 0.0
+		if st.Recovered {
+			ready = 1
+		}
+		m.viewReady.WithLabelValues(string(t)).Set(ready)
+	}
+	return out
 }

@@ -14,6 +14,10 @@ const (
 	// DirectoryGroup keeps Kafka principal -> identity, fed by the
 	// principal-directory topic.
 	DirectoryGroup goka.Group = "kaudit-directory"
+	// TopicsGroup folds access deltas into per-topic summaries.
+	TopicsGroup goka.Group = "kaudit-topics"
+	// PrincipalsGroup folds access deltas into per-principal summaries.
+	PrincipalsGroup goka.Group = "kaudit-principals"
 )
 
 // Tables, each the table of the group of the same name.
@@ -24,6 +28,10 @@ var (
 	CatalogTable = goka.GroupTable(CatalogGroup)
 	// DirectoryTable holds one Identity per Kafka principal.
 	DirectoryTable = goka.GroupTable(DirectoryGroup)
+	// TopicsTable holds one TopicSummary per cluster|topic.
+	TopicsTable = goka.GroupTable(TopicsGroup)
+	// PrincipalsTable holds one PrincipalSummary per Kafka principal.
+	PrincipalsTable = goka.GroupTable(PrincipalsGroup)
 )
 
 // Streams are the configured topic names as goka streams.
@@ -33,15 +41,20 @@ type Streams struct {
 	DeadLetter goka.Stream // unusable input, with the reason in headers
 	TopicIDs   goka.Stream // harvested topic ids, keyed by cluster|topicId
 	Directory  goka.Stream // principal directory (compacted), keyed by principal
+	// Access deltas, keyed by cluster|topic and by principal.
+	AccessByTopic     goka.Stream
+	AccessByPrincipal goka.Stream
 }
 
 // Streams returns the streams named by the config.
 func (c *Config) Streams() Streams {
 	return Streams{
-		Raw:        goka.Stream(c.Topics.Raw),
-		Requests:   goka.Stream(c.Topics.Requests),
-		DeadLetter: goka.Stream(c.Topics.DeadLetter),
-		TopicIDs:   goka.Stream(c.Topics.TopicIDs),
-		Directory:  goka.Stream(c.Topics.Directory),
+		Raw:               goka.Stream(c.Topics.Raw),
+		Requests:          goka.Stream(c.Topics.Requests),
+		DeadLetter:        goka.Stream(c.Topics.DeadLetter),
+		TopicIDs:          goka.Stream(c.Topics.TopicIDs),
+		Directory:         goka.Stream(c.Topics.Directory),
+		AccessByTopic:     goka.Stream(c.Topics.AccessByTopic),
+		AccessByPrincipal: goka.Stream(c.Topics.AccessByPrincipal),
 	}
 }

@@ -37,9 +37,10 @@ type Pipeline struct {
 	metrics *Metrics
 	router  *route.Router
 
-	started  chan struct{}
-	httpAddr atomic.Value // string, once listening
-	ready    atomic.Bool
+	started   chan struct{}
+	httpAddr  atomic.Value // string, once listening
+	ready     atomic.Bool
+	staleness atomic.Value // map[goka.Table]Staleness, from collectStats
 }
 
 // Option adjusts a Pipeline; tests use it to inject a logger or router.
@@ -88,19 +89,22 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	obs := m.dedupObserver()
 	d := DedupGraph(st, dedup.Settings{
 		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
+		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
 	})
+	outs := st.dedupOutputs()
 	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
 		Cluster: p.cfg.enrichCluster(),
 		Lookups: p.lookups,
 		Route: func(info schemas.RouteInfo) []schemas.Target {
 			return p.router.Decide(info).Targets
 		},
+		Access:   func(ctx goka.Context, d *schemas.AccessDelta) { dedup.EmitAccess(ctx, outs, d) },
 		Log:      p.log,
 		Consumed: func(api string) { m.audited.WithLabelValues(api).Inc() },
 		Emitted:  func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
 		Failed:   func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
 	})
-	return []*goka.GroupGraph{d, a, CatalogGraph(st), DirectoryGraph(st)}
+	return []*goka.GroupGraph{d, a, CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
 }
 
 // lookups resolves topic ids through the catalog table and principals
@@ -123,10 +127,16 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 	}
 }
 
-// Run creates missing topics, then runs the processors, the view and the
+// Run creates missing topics, then runs the processors, the views and the
 // HTTP server until ctx is done or one of them fails. It returns nil on a
 // clean shutdown.
+//
+// Shutdown runs front to back: the HTTP server and the stats collector stop
+// first, then the processors and views. goka's View and Processor read
+// their partition lists without a lock while Run tears them down (goka
+// v1.1.17), so nothing may query them once they stop.
 func (p *Pipeline) Run(ctx context.Context) error {
+	start := time.Now()
 	graphs := p.Graphs()
 	plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...)
 	if err != nil {
@@ -139,7 +149,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	tr := &tracker{log: p.log}
 	defer tr.closeAll()
-	var procs []*goka.Processor
+	procs := map[goka.Group]*goka.Processor{}
 	for _, g := range graphs {
 		opts := p.processorOptions(g.Group(), tr)
 		if g.Group() == DirectoryGroup {
@@ -150,85 +160,126 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("processor %s: %w", g.Group(), err)
 		}
-		procs = append(procs, proc)
+		procs[g.Group()] = proc
 	}
-	view, err := goka.NewView(p.cfg.Brokers, DedupTable, new(schemas.ConnStateCodec), p.viewOptions(tr)...)
-	if err != nil {
-		return fmt.Errorf("view %s: %w", DedupTable, err)
+	views := map[goka.Table]*goka.View{}
+	for _, t := range []struct {
+		table goka.Table
+		codec goka.Codec
+	}{
+		{DedupTable, new(schemas.ConnStateCodec)},
+		{TopicsTable, new(schemas.TopicSummaryCodec)},
+		{PrincipalsTable, new(schemas.PrincipalSummaryCodec)},
+	} {
+		v, err := goka.NewView(p.cfg.Brokers, t.table, t.codec, p.viewOptions(string(t.table), tr)...)
+		if err != nil {
+			return fmt.Errorf("view %s: %w", t.table, err)
+		}
+		views[t.table] = v
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	eg, ctx := errgroup.WithContext(ctx)
+	eg, egCtx := errgroup.WithContext(ctx)
+	procCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+	var front sync.WaitGroup // HTTP server and stats collector
+	var srv *http.Server
 	if p.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", p.cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http_addr: %w", err)
 		}
 		p.httpAddr.Store(ln.Addr().String())
-		srv := &http.Server{Handler: p.handler(view), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: p.handler(views), ReadHeaderTimeout: 5 * time.Second}
 		eg.Go(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
 			}
 			return nil
 		})
-		eg.Go(func() error {
-			<-ctx.Done()
-			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer scancel()
-			return srv.Shutdown(sctx)
-		})
 	}
+	front.Add(1)
+	go func() {
+		defer front.Done()
+		p.collectStats(egCtx, start, procs, views)
+	}()
+	eg.Go(func() error {
+		<-egCtx.Done()
+		var err error
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = srv.Shutdown(sctx)
+			cancel()
+		}
+		front.Wait()
+		p.ready.Store(false)
+		stopProcs()
+		return err
+	})
 	close(p.started)
 
 	for _, proc := range procs {
-		eg.Go(func() error { return proc.Run(ctx) })
+		eg.Go(func() error { return proc.Run(procCtx) })
 	}
-	eg.Go(func() error { return view.Run(ctx) })
-	eg.Go(func() error {
-		// Ready once every processor and the view have recovered. goka's
-		// signals are used rather than polling Recovered(), which races with
-		// View.Run's shutdown (goka v1.1.17).
-		for _, proc := range procs {
-			if err := proc.WaitForReadyContext(ctx); err != nil {
-				return nil // shutting down
-			}
-		}
-		select {
-		case <-view.WaitRunning():
-		case <-ctx.Done():
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil // WaitForReady also returns when a processor stops
-		}
-		p.ready.Store(true)
-		p.log.Info("ready: tables recovered")
-		return nil
-	})
+	for _, v := range views {
+		eg.Go(func() error { return v.Run(procCtx) })
+	}
 	err = eg.Wait()
-	p.ready.Store(false)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
 }
 
-func (p *Pipeline) handler(view *goka.View) http.Handler {
+// collectStats marks the pipeline ready once every processor and view has
+// recovered, then keeps the lag and staleness gauges current until ctx is
+// done. goka's readiness signals are used rather than polling Recovered().
+func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[goka.Group]*goka.Processor, views map[goka.Table]*goka.View) {
+	for g, proc := range procs {
+		if err := proc.WaitForReadyContext(ctx); err != nil || ctx.Err() != nil {
+			return
+		}
+		p.metrics.recovery.WithLabelValues(string(g)).Set(time.Since(start).Seconds())
+	}
+	for t, v := range views {
+		select {
+		case <-v.WaitRunning():
+			p.metrics.recovery.WithLabelValues(string(t)).Set(time.Since(start).Seconds())
+		case <-ctx.Done():
+			return
+		}
+	}
+	p.ready.Store(true)
+	p.log.Info("ready: tables recovered", "after", time.Since(start).Round(time.Millisecond))
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		p.staleness.Store(p.metrics.observe(ctx, procs, views))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Pipeline) handler(views map[goka.Table]*goka.View) http.Handler {
+	// ?cluster= picks a cluster other than the configured one.
+	cluster := func(r *http.Request) string {
+		if c := r.URL.Query().Get("cluster"); c != "" {
+			return c
+		}
+		return p.cfg.Cluster.ID
+	}
 	tables := map[string]query.Table{
 		"connections": {
-			Get: view.Get,
-			// The id is the Kafka connection id; ?cluster= picks a cluster
-			// other than the configured one.
-			Key: func(r *http.Request, id string) string {
-				cluster := r.URL.Query().Get("cluster")
-				if cluster == "" {
-					cluster = p.cfg.Cluster.ID
-				}
-				return schemas.ConnKey(cluster, id)
-			},
+			Get: views[DedupTable].Get,
+			Key: func(r *http.Request, id string) string { return schemas.ConnKey(cluster(r), id) },
 		},
+		"topics": {
+			Get: views[TopicsTable].Get,
+			Key: func(r *http.Request, name string) string { return schemas.TopicSummaryKey(cluster(r), name) },
+		},
+		"principals": {Get: views[PrincipalsTable].Get},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}))
@@ -296,16 +347,17 @@ func (p *Pipeline) processorOptions(g goka.Group, tr *tracker) []goka.ProcessorO
 		goka.WithTopicManagerBuilder(tmb),
 		goka.WithStorageBuilder(p.storage(string(g))),
 		goka.WithLogger(p.gokaLogger(string(g))),
+		goka.WithRebalanceCallback(func(goka.Assignment) { p.metrics.rebalances.WithLabelValues(string(g)).Inc() }),
 	}
 }
 
-func (p *Pipeline) viewOptions(tr *tracker) []goka.ViewOption {
+func (p *Pipeline) viewOptions(name string, tr *tracker) []goka.ViewOption {
 	_, _, scb, tmb := p.saramaBuilders(tr)
 	return []goka.ViewOption{
 		goka.WithViewClientID(p.cfg.ClientID + "-view"),
 		goka.WithViewConsumerSaramaBuilder(scb),
 		goka.WithViewTopicManagerBuilder(tmb),
-		goka.WithViewStorageBuilder(p.storage("view")),
+		goka.WithViewStorageBuilder(p.storage("view-" + name)),
 		goka.WithViewLogger(p.gokaLogger("view")),
 		goka.WithViewAutoReconnect(),
 	}

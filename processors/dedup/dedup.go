@@ -19,6 +19,10 @@ type Outputs struct {
 	Kept       goka.Stream // requests that become audit records, keyed by connection
 	DeadLetter goka.Stream // raw lines that could not be parsed
 	TopicIDs   goka.Stream // topic id -> name pairs seen in responses, keyed by cluster|id
+	// AccessByTopic and AccessByPrincipal carry access deltas to the topic
+	// and principal tables, keyed by cluster|topic and by principal.
+	AccessByTopic     goka.Stream
+	AccessByPrincipal goka.Stream
 }
 
 // Observer is told what happened to each line; topology feeds metrics
@@ -38,6 +42,8 @@ type Settings struct {
 	Location *time.Location
 	Log      *slog.Logger
 	Observe  Observer
+	// Resolve maps topic ids to names for access reports; nil keeps ids.
+	Resolve func(ctx goka.Context) func(cluster, id string) (string, bool)
 	// Audited says whether a method is audited at all. Requests that are
 	// not are dropped here, before the loop, so chatty APIs (Metadata,
 	// Heartbeat, OffsetCommit) cost one parse and nothing more. Nil audits
@@ -109,6 +115,13 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			st, _ = v.(*schemas.ConnState)
 		}
 		st, keep := Decide(st, r)
+		var resolve func(cluster, id string) (string, bool)
+		if s.Resolve != nil {
+			resolve = s.Resolve(ctx)
+		}
+		for _, d := range Track(st, r, resolve) {
+			EmitAccess(ctx, out, &d)
+		}
 		ctx.SetValue(st)
 		if !keep {
 			call1(s.Observe.Suppressed, r.APIName)
@@ -176,6 +189,15 @@ func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, b
 		SourceOffset:    r.SourceOffset,
 	}
 	return st, true
+}
+
+// EmitAccess sends one access delta to the topic and principal tables.
+// Only topic access goes to the topic table.
+func EmitAccess(ctx goka.Context, out Outputs, d *schemas.AccessDelta) {
+	if d.ResourceType == "TOPIC" {
+		ctx.Emit(out.AccessByTopic, schemas.TopicSummaryKey(d.Cluster, d.Resource), d)
+	}
+	ctx.Emit(out.AccessByPrincipal, d.Principal, d)
 }
 
 func call0(f func()) {

@@ -170,6 +170,7 @@ func build(r *schemas.RequestLog, c Cluster, l Lookups, m schemas.API, x resourc
 		ResourceName: resID,
 		Status:       status,
 		Authz:        authz,
+		ErrorType:    errorType(x.ErrorCode),
 	}}, nil
 }
 

@@ -605,7 +605,7 @@ func TestPlatformRecordShape(t *testing.T) {
 	require.Equal(t, schemas.RouteInfo{
 		Type: schemas.TypeRequest, Method: "kafka.DeleteGroups", Category: schemas.CatManagement,
 		Subject: "crn:///kafka=c1/group=g", Principal: "User:alice", Connection: "10.0.0.1:9092-192.0.2.7:50000-3",
-		ResourceType: ResGroup, ResourceName: "g", Status: schemas.StatusSuccess, Authz: schemas.AuthzAllow,
+		ResourceType: ResGroup, ResourceName: "g", Status: schemas.StatusSuccess, Authz: schemas.AuthzAllow, ErrorType: "NONE",
 	}, recs[0].Route)
 }
 

@@ -25,6 +25,10 @@ type Settings struct {
 	Lookups func(ctx goka.Context) Lookups
 	Route   RouteFunc
 	Log     *slog.Logger
+	// Access reports access to the topic and principal tables; nil skips.
+	// Produce and Fetch are counted by the dedup group, which sees every
+	// request; the audit group reports the other methods.
+	Access func(ctx goka.Context, d *schemas.AccessDelta)
 	// Consumed, Emitted and Failed are metric hooks; nil is skipped.
 	Consumed func(api string)
 	Emitted  func(topic string)
@@ -62,8 +66,10 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		for _, rec := range recs {
-			rec.Route.Type = rec.Event.Type()
-			rec.Route.Connection = r.Connection
+			if s.Access != nil && r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch {
+				d := AdminAccess(r, rec.Route)
+				s.Access(ctx, &d)
+			}
 			encoded := map[string]encodedRecord{} // one encoding per format
 			for _, t := range s.Route(rec.Route) {
 				e, ok := encoded[t.Encoding]
@@ -87,4 +93,18 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 type encodedRecord struct {
 	value   []byte
 	headers goka.Headers
+}
+
+// AdminAccess is the access delta of one audited non-Produce/Fetch record.
+func AdminAccess(r *schemas.RequestLog, info schemas.RouteInfo) schemas.AccessDelta {
+	d := schemas.AccessDelta{
+		Cluster: r.Cluster, ResourceType: info.ResourceType, Resource: info.ResourceName,
+		Principal: r.Principal, Connection: r.Connection, ClientID: r.ClientID,
+		Access: schemas.Access{Admin: 1, First: r.Time, Last: r.Time},
+	}
+	if info.Authz == schemas.AuthzDeny {
+		d.Access.Denied = 1
+		d.Method, d.ErrorType = info.Method, info.ErrorType
+	}
+	return d
 }

@@ -1,4 +1,4 @@
-package enrich
+package schemas
 
 import (
 	"regexp"
@@ -41,7 +41,7 @@ func TestErrorLookups(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.errName, ErrorName(tc.code))
 			require.Equal(t, tc.message, ErrorMessage(tc.code))
-			require.Equal(t, tc.authz, IsAuthorizationError(tc.code))
+			require.Equal(t, tc.authz, IsAuthorizationCode(tc.code))
 		})
 	}
 }
@@ -67,7 +67,7 @@ func TestKafkaErrorsTable(t *testing.T) {
 
 	var authz []int16
 	for code := range kafkaErrors {
-		if IsAuthorizationError(code) {
+		if IsAuthorizationCode(code) {
 			authz = append(authz, code)
 		}
 	}

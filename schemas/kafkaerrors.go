@@ -1,4 +1,4 @@
-package enrich
+package schemas
 
 // kafkaError is one constant of Kafka's Errors enum.
 type kafkaError struct {
