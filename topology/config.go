@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -59,7 +58,15 @@ type AuditConfig struct {
 
 // Audited reports whether requests of api become audit records.
 func (c *Config) Audited(api schemas.API) bool {
-	return api.Cloud || slices.Contains(c.Audit.Categories, api.Category)
+	if api.Cloud {
+		return true
+	}
+	for _, cat := range c.Audit.Categories {
+		if norm, _ := schemas.NormalizeCategory(cat); norm == api.Category {
+			return true
+		}
+	}
+	return false
 }
 
 // ClusterConfig names the audited cluster; it supplies every CRN.
@@ -135,8 +142,13 @@ func (c *Config) setDefaults() {
 	if c.Topics.Replication == 0 {
 		c.Topics.Replication = -1
 	}
-	for i, cat := range c.Audit.Categories {
-		c.Audit.Categories[i], _ = schemas.NormalizeCategory(cat) // legacy "other"
+	// Copy before normalising: the caller's slice is not ours to change.
+	if c.Audit.Categories != nil {
+		cats := make([]string, len(c.Audit.Categories))
+		for i, cat := range c.Audit.Categories {
+			cats[i], _ = schemas.NormalizeCategory(cat) // legacy "other"
+		}
+		c.Audit.Categories = cats
 	}
 }
 
@@ -195,8 +207,17 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	for p, id := range c.Principals {
-		if err := id.Validate(); err != nil {
-			bad(fmt.Sprintf("principals[%q]", p), "%v", err)
+		err := id.Validate()
+		if err == nil {
+			continue
+		}
+		// One line per problem, each naming the entry.
+		parts := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+		}
+		for _, e := range parts {
+			bad(fmt.Sprintf("principals[%q]", p), "%v", e)
 		}
 	}
 	if c.Topics.Partitions < 1 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kaudit/kaudit/processors/route"
 	"github.com/kaudit/kaudit/schemas"
 	"github.com/kaudit/kaudit/topology"
 )
@@ -20,20 +21,24 @@ func TestDefaults(t *testing.T) {
 		LogTimeZone:  "UTC",
 		Cluster:      topology.ClusterConfig{ID: "kafka-cluster"},
 		Topics: topology.TopicsConfig{
-			Raw:         "kafka-request-log",
-			Requests:    "kaudit-requests",
-			DeadLetter:  "kaudit-dead-letter",
-			TopicIDs:    "kaudit-topic-ids",
-			Directory:   "kaudit-principal-directory",
-			Audit:       "confluent-audit-log-events",
-			Partitions:  8,
-			Replication: -1,
+			Raw:               "kafka-request-log",
+			Requests:          "kaudit-requests",
+			DeadLetter:        "kaudit-dead-letter",
+			TopicIDs:          "kaudit-topic-ids",
+			Directory:         "kaudit-principal-directory",
+			Config:            "kaudit-config",
+			AccessByTopic:     "kaudit-access-by-topic",
+			AccessByPrincipal: "kaudit-access-by-principal",
+			Audit:             "confluent-audit-log-events",
+			Partitions:        8,
+			Replication:       -1,
 		},
 	}, c)
 	require.NoError(t, c.Validate())
 	require.Equal(t, topology.Streams{
 		Raw: "kafka-request-log", Requests: "kaudit-requests", DeadLetter: "kaudit-dead-letter",
 		TopicIDs: "kaudit-topic-ids", Directory: "kaudit-principal-directory",
+		AccessByTopic: "kaudit-access-by-topic", AccessByPrincipal: "kaudit-access-by-principal",
 	}, c.Streams())
 }
 
@@ -94,14 +99,60 @@ func TestValidate(t *testing.T) {
 			fields: []string{"audit.categories[1]"}, detail: `"everything" is not one of`,
 		},
 		{
+			name:   "config topic duplicates the directory",
+			edit:   func(c *topology.Config) { c.Topics.Config = c.Topics.Directory },
+			fields: []string{"topics.config"}, detail: "already used by topics.directory",
+		},
+		{
+			name:   "access streams share a topic",
+			edit:   func(c *topology.Config) { c.Topics.AccessByPrincipal = c.Topics.AccessByTopic },
+			fields: []string{"topics.access_by_principal"}, detail: "already used by topics.access_by_topic",
+		},
+		{name: "config topic empty", edit: func(c *topology.Config) { c.Topics.Config = "" }, fields: []string{"topics.config"}},
+		{
+			name: "route without topics",
+			edit: func(c *topology.Config) {
+				c.Routing.Routes = []route.OrderedRoute{{Name: "denied", Match: route.Match{Authorization: "DENY"}}}
+			},
+			fields: []string{"routing.routes[0] (denied).topics"}, detail: "at least one topic is required",
+		},
+		{
+			name: "route with a bad category and status",
+			edit: func(c *topology.Config) {
+				c.Routing.Routes = []route.OrderedRoute{{Match: route.Match{Category: "everything", Status: "OK"}, Topics: []string{"t"}}}
+			},
+			fields: []string{"routing.routes[0].match.category", "routing.routes[0].match.status"},
+		},
+		{
+			name:   "destination no route sends to",
+			edit:   func(c *topology.Config) { c.Routing.Destinations = map[string]route.Destination{"nowhere": {}} },
+			fields: []string{`routing.destinations["nowhere"]`}, detail: "no route sends records to this topic",
+		},
+		{
+			name: "missing router config file",
+			edit: func(c *topology.Config) {
+				c.Routing.RouterConfig = filepath.Join("testdata", "config", "no-such-router.json")
+			},
+			fields: []string{"routing.router_config"}, detail: "no-such-router.json",
+		},
+		{
 			name: "bad principal",
 			edit: func(c *topology.Config) {
 				c.Principals = map[string]schemas.Identity{
 					"User:ok": {Type: schemas.IdentityUser, ID: "u-1"},
-					"User:x":  {Type: "robot"},
+					"User:x":  {Type: "robot", ID: "r-1"},
 				}
 			},
-			fields: []string{`principals["User:x"]`, `principals["User:x"]`}, // type and id
+			fields: []string{`principals["User:x"]`}, detail: `type: "robot" is neither`,
+		},
+		{
+			name: "principal with two problems names it on every line",
+			edit: func(c *topology.Config) {
+				c.Principals = map[string]schemas.Identity{"User:x": {Type: "robot"}}
+			},
+			fields: []string{`principals["User:x"]`, `principals["User:x"]`},
+			// Validate formats Identity.Validate's joined error with %v, so
+			// its second line ("id: must not be empty") names no field.
 		},
 		{
 			name: "every field at once",
@@ -183,10 +234,20 @@ func TestLoadConfig(t *testing.T) {
 					},
 					Topics: topology.TopicsConfig{
 						Raw: "broker-request-log", Requests: "kaudit-prod-requests", DeadLetter: "kaudit-prod-dead-letter",
-						TopicIDs: "kaudit-prod-topic-ids", Directory: "kaudit-prod-principals", Audit: "confluent-audit-log-events_prod",
-						Partitions: 12, Replication: 3,
+						TopicIDs: "kaudit-prod-topic-ids", Directory: "kaudit-prod-principals", Config: "kaudit-prod-config",
+						AccessByTopic: "kaudit-prod-access-by-topic", AccessByPrincipal: "kaudit-prod-access-by-principal",
+						Audit: "confluent-audit-log-events_prod", Partitions: 12, Replication: 3,
 					},
 					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
+					Routing: route.Config{
+						Routes: []route.OrderedRoute{{
+							Name: "denied", Match: route.Match{Authorization: "DENY", Category: "management"},
+							Topics: []string{"confluent-audit-log-events_denied"}, StopProcessing: true,
+						}},
+						Destinations: map[string]route.Destination{
+							"confluent-audit-log-events_denied": {Encoding: "binary", Key: "principal", RetentionMs: 604800000},
+						},
+					},
 					Principals: map[string]schemas.Identity{
 						"User:alice":     {Type: schemas.IdentityUser, ID: "u-abc123", Email: "alice@example.com"},
 						"User:sa-orders": {Type: schemas.IdentityServiceAccount, ID: "sa-9xyz"},

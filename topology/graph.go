@@ -96,3 +96,13 @@ func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.Grou
 	}
 	return goka.DefineGroup(AuditGroup, edges...)
 }
+
+// GroupOptions are the processor options a group's graph needs to work as
+// declared: the directory group sees tombstones as nil messages, which
+// delete entries.
+func GroupOptions(g goka.Group) []goka.ProcessorOption {
+	if g == DirectoryGroup {
+		return []goka.ProcessorOption{goka.WithNilHandling(goka.NilProcess)}
+	}
+	return nil
+}

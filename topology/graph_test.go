@@ -407,6 +407,50 @@ func TestDedupGraphTopicIDs(t *testing.T) {
 	}
 }
 
+// TestDedupGraphAccessDeltas: Produce/Fetch access, kept or suppressed,
+// reaches the topic stream keyed by cluster|topic and the principal stream
+// keyed by principal; a denial is reported at once.
+func TestDedupGraphAccessDeltas(t *testing.T) {
+	gkt, _ := startDedup(t, nil)
+	byTopic := gkt.NewQueueTracker(string(streams.AccessByTopic))
+	byPrincipal := gkt.NewQueueTracker(string(streams.AccessByPrincipal))
+
+	rawLine(gkt, "", demo.Produce(sec(0), alice, 1, "orders", 0, 100)) // new topic: reported
+	rawLine(gkt, "", demo.Produce(sec(1), alice, 2, "orders", 0, 200)) // suppressed, batched
+	// Denied: reported at once, with the batch. Its request carries no
+	// records: Track counts a denied produce's request bytes as access,
+	// which this test does not want to pin.
+	rawLine(gkt, "", demo.Produce(sec(2), alice, 3, "orders", 29, 0))
+	rawLine(gkt, "", demo.CreateTopics(sec(3), alice, 4, "x", "Yc7mOg7bRMq1wJjVh2N1xQ", 0, ""))
+
+	type got struct {
+		key              string
+		produce, denied  int64
+		bytes            int64
+		method, errorTyp string
+	}
+	read := func(qt *tester.QueueTracker) []got {
+		var out []got
+		for _, r := range drain(qt) {
+			d, ok := r.value.(*schemas.AccessDelta)
+			require.True(t, ok, "access value is %T", r.value)
+			require.Equal(t, "orders", d.Resource)
+			require.Equal(t, alice.ID, d.Connection)
+			out = append(out, got{r.key, d.Access.Produce, d.Access.Denied, d.Access.Bytes, d.Method, d.ErrorType})
+		}
+		return out
+	}
+	topicKey := schemas.TopicSummaryKey(cluster, "orders")
+	require.Equal(t, []got{
+		{topicKey, 1, 0, 100, "", ""},
+		{topicKey, 2, 1, 200, "kafka.Produce", "TOPIC_AUTHORIZATION_FAILED"},
+	}, read(byTopic))
+	require.Equal(t, []got{
+		{alice.Principal, 1, 0, 100, "", ""},
+		{alice.Principal, 2, 1, 200, "kafka.Produce", "TOPIC_AUTHORIZATION_FAILED"},
+	}, read(byPrincipal))
+}
+
 // TestDedupGraphClusterHeader: a shipper that serves several clusters names
 // the line's cluster in a header, which overrides the configured one in
 // the dedup key, the record and harvested ids.

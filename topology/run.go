@@ -46,8 +46,14 @@ type Pipeline struct {
 // Option adjusts a Pipeline; tests use it to inject a logger or router.
 type Option func(*Pipeline)
 
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(p *Pipeline) { p.log = l } }
+// WithLogger sets the logger (default slog.Default()); nil keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Pipeline) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
 
 // New validates the config and prepares a pipeline. It does not connect.
 func New(cfg Config, opts ...Option) (*Pipeline, error) {
@@ -151,11 +157,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer tr.closeAll()
 	procs := map[goka.Group]*goka.Processor{}
 	for _, g := range graphs {
-		opts := p.processorOptions(g.Group(), tr)
-		if g.Group() == DirectoryGroup {
-			// Tombstones delete directory entries; the callback sees nil.
-			opts = append(opts, goka.WithNilHandling(goka.NilProcess))
-		}
+		opts := append(p.processorOptions(g.Group(), tr), GroupOptions(g.Group())...)
 		proc, err := goka.NewProcessor(p.cfg.Brokers, g, opts...)
 		if err != nil {
 			return fmt.Errorf("processor %s: %w", g.Group(), err)

@@ -51,9 +51,8 @@ func Track(st *schemas.ConnState, r *schemas.RequestLog, resolve func(cluster, i
 		}
 		if r.Denied() {
 			a.Denied = 1
-		}
-		if i < len(r.TopicBytes) {
-			a.Bytes = r.TopicBytes[i]
+		} else if i < len(r.TopicBytes) {
+			a.Bytes = r.TopicBytes[i] // a denied request moved no data
 		}
 		ta.Total.Add(a)
 		ta.Pending.Add(a)

@@ -51,6 +51,13 @@ type Settings struct {
 	Audited func(schemas.API) bool
 }
 
+func (s Settings) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
 func (s Settings) audited(api schemas.API) bool {
 	if s.Audited == nil {
 		return api.Cloud
@@ -92,7 +99,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 		// or not: Metadata is where consumers learn ids, and it is not audited.
 		ids, err := schemas.TopicIDs(r)
 		if err != nil {
-			s.Log.Debug("topic ids not readable", "api", r.APIName, "conn_id", r.Connection, "err", err)
+			s.log().Debug("topic ids not readable", "api", r.APIName, "conn_id", r.Connection, "err", err)
 		}
 		for i := range ids {
 			ctx.Emit(out.TopicIDs, schemas.TopicKey(ids[i].Cluster, ids[i].ID), &ids[i])
@@ -145,13 +152,20 @@ func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, b
 			FirstSeen:  r.Time,
 		}
 	}
-	// Identity fields follow the latest request: a connection authenticates
-	// once, so they only fill in what earlier lines lacked.
-	st.Principal, st.ClientID = r.Principal, r.ClientID
-	st.Listener, st.SecurityProtocol = r.Listener, r.SecurityProtocol
-	st.ClientAddress = schemas.ClientIP(r.Connection)
+	// Identity fields take the latest non-empty value: a connection
+	// authenticates once, and a request without a client id (header v0)
+	// must not erase the one an earlier request gave.
+	setIfAny(&st.Principal, r.Principal)
+	setIfAny(&st.ClientID, r.ClientID)
+	setIfAny(&st.Listener, r.Listener)
+	setIfAny(&st.SecurityProtocol, r.SecurityProtocol)
+	setIfAny(&st.ClientAddress, schemas.ClientIP(r.Connection))
+	// Lines of one connection can arrive out of order across raw partitions.
 	if r.Time.After(st.LastSeen) {
 		st.LastSeen = r.Time
+	}
+	if r.Time.Before(st.FirstSeen) {
+		st.FirstSeen = r.Time
 	}
 	st.Requests++
 
@@ -198,6 +212,12 @@ func EmitAccess(ctx goka.Context, out Outputs, d *schemas.AccessDelta) {
 		ctx.Emit(out.AccessByTopic, schemas.TopicSummaryKey(d.Cluster, d.Resource), d)
 	}
 	ctx.Emit(out.AccessByPrincipal, d.Principal, d)
+}
+
+func setIfAny(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
 }
 
 func call0(f func()) {
