@@ -235,14 +235,22 @@ func waitReady(t *testing.T, ps ...*topology.Pipeline) {
 	}, 60*time.Second, 100*time.Millisecond, "pipelines not ready")
 }
 
+// getJSON fetches path and decodes the answer's value into v.
 func getJSON(t *testing.T, p *topology.Pipeline, path string, want int, v any) {
 	t.Helper()
 	resp, err := http.Get("http://" + p.HTTPAddr() + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, want, resp.StatusCode, path)
+	var a struct {
+		Value     json.RawMessage `json:"value"`
+		Staleness struct {
+			Recovered bool `json:"recovered"`
+		} `json:"staleness"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
 	if v != nil {
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+		require.NoError(t, json.Unmarshal(a.Value, v))
 	}
 }
 

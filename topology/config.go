@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -31,6 +32,12 @@ type Config struct {
 	KafkaVersion string `yaml:"kafka_version"`
 	// HTTPAddr serves the query API and health endpoints; "" disables it.
 	HTTPAddr string `yaml:"http_addr"`
+	// HTTPToken, when set, is the bearer token the API, page and metrics
+	// require (probes stay open). Prefer KAUDIT_HTTP_TOKEN or
+	// http_token_file to writing it here.
+	HTTPToken string `yaml:"http_token"`
+	// HTTPTokenFile reads HTTPToken from a file (e.g. a mounted secret).
+	HTTPTokenFile string `yaml:"http_token_file"`
 	// StateDir keeps group-table state on disk (LevelDB) so a restart
 	// recovers fast; "" keeps it in memory, recovered from Kafka at start.
 	StateDir string `yaml:"state_dir"`
@@ -313,4 +320,20 @@ func (c *Config) Router() (*route.Router, error) {
 		}
 	}
 	return route.New(c.Routing, confluent, c.Topics.Audit)
+}
+
+// loadSecrets reads secrets named by *_file settings. Files keep secrets
+// out of config files and process listings; their content is never logged.
+func (c *Config) loadSecrets() error {
+	if c.HTTPTokenFile != "" && c.HTTPToken == "" {
+		b, err := os.ReadFile(c.HTTPTokenFile)
+		if err != nil {
+			return fmt.Errorf("http_token_file: %w", err)
+		}
+		c.HTTPToken = strings.TrimSpace(string(b))
+		if c.HTTPToken == "" {
+			return fmt.Errorf("http_token_file: %s is empty", c.HTTPTokenFile)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,7 @@ type Pipeline struct {
 	httpAddr  atomic.Value // string, once listening
 	ready     atomic.Bool
 	staleness atomic.Value // map[goka.Table]Staleness, from collectStats
+	recent    *recent
 }
 
 // Option adjusts a Pipeline; tests use it to inject a logger or router.
@@ -61,11 +64,14 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
+	if err := cfg.loadSecrets(); err != nil {
+		return nil, err
+	}
 	router, err := cfg.Router()
 	if err != nil {
 		return nil, err // Validate reported it already; unreachable in practice
 	}
-	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router}
+	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent()}
 	for _, o := range opts {
 		o(p)
 	}
@@ -107,8 +113,11 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 		Access:   func(ctx goka.Context, d *schemas.AccessDelta) { dedup.EmitAccess(ctx, outs, d) },
 		Log:      p.log,
 		Consumed: func(api string) { m.audited.WithLabelValues(api).Inc() },
-		Emitted:  func(topic string) { m.recordsOut.WithLabelValues(topic).Inc() },
-		Failed:   func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
+		Emitted: func(topic string) {
+			m.recordsOut.WithLabelValues(topic).Inc()
+			p.recent.add(topic)
+		},
+		Failed: func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
 	})
 	return []*goka.GroupGraph{d, a, CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
 }
@@ -272,21 +281,88 @@ func (p *Pipeline) handler(views map[goka.Table]*goka.View) http.Handler {
 		}
 		return p.cfg.Cluster.ID
 	}
+	staleness := func(t goka.Table) func() any {
+		return func() any {
+			m, _ := p.staleness.Load().(map[goka.Table]Staleness)
+			if st, ok := m[t]; ok {
+				return st
+			}
+			return Staleness{} // not recovered yet
+		}
+	}
 	tables := map[string]query.Table{
+		// Connections are many; they are listed per principal instead.
 		"connections": {
-			Get: views[DedupTable].Get,
-			Key: func(r *http.Request, id string) string { return schemas.ConnKey(cluster(r), id) },
+			Get:       views[DedupTable].Get,
+			Key:       func(r *http.Request, id string) string { return schemas.ConnKey(cluster(r), id) },
+			Staleness: staleness(DedupTable),
 		},
 		"topics": {
 			Get: views[TopicsTable].Get,
 			Key: func(r *http.Request, name string) string { return schemas.TopicSummaryKey(cluster(r), name) },
+			List: func(r *http.Request, prefix string, limit int) ([]query.Item, bool, error) {
+				return listView(views[TopicsTable], cluster(r)+"|"+prefix, len(cluster(r))+1, limit)
+			},
+			Staleness: staleness(TopicsTable),
 		},
-		"principals": {Get: views[PrincipalsTable].Get},
+		"principals": {
+			Get: views[PrincipalsTable].Get,
+			List: func(_ *http.Request, prefix string, limit int) ([]query.Item, bool, error) {
+				return listView(views[PrincipalsTable], prefix, 0, limit)
+			},
+			Staleness: staleness(PrincipalsTable),
+		},
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("/", query.Handler(tables, p.Ready, p.log))
+	mux.Handle("/", query.Handler(query.Options{
+		Tables: tables, Ready: p.Ready, Log: p.log, Token: p.cfg.HTTPToken,
+		Extra: map[string]http.Handler{
+			"GET /metrics":  promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}),
+			"GET /v1/stats": http.HandlerFunc(p.serveStats),
+		},
+	}))
 	return mux
+}
+
+// listView lists a view's entries whose key starts with prefix. Keys are
+// checked before values are decoded; trim cuts a key prefix (the cluster)
+// from the ids returned. A view holds the whole table, so this scans it:
+// it is offered only for the small tables (topics, principals).
+func listView(v *goka.View, prefix string, trim, limit int) ([]query.Item, bool, error) {
+	it, err := v.Iterator()
+	if err != nil {
+		return nil, false, err
+	}
+	defer it.Release()
+	var items []query.Item
+	for it.Next() {
+		if !strings.HasPrefix(it.Key(), prefix) {
+			continue
+		}
+		if len(items) == limit {
+			return items, true, nil
+		}
+		val, err := it.Value()
+		if err != nil {
+			return nil, false, err
+		}
+		items = append(items, query.Item{Key: it.Key()[trim:], Value: val})
+	}
+	return items, false, it.Err()
+}
+
+// Stats is the /v1/stats answer: this instance's counters and its recent
+// records per destination.
+type Stats struct {
+	Counts Counts         `json:"counts"`
+	Recent []RecentMinute `json:"recent"`
+	Ready  bool           `json:"ready"`
+}
+
+func (p *Pipeline) serveStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	// The status is sent; an encode error means the client went away.
+	_ = json.NewEncoder(w).Encode(Stats{Counts: p.metrics.Snapshot(), Recent: p.recent.snapshot(), Ready: p.Ready()}) //nolint:errcheck
 }
 
 // saramaBuilders hand every client its own copy of the sarama config:

@@ -91,7 +91,9 @@ func TestTables(t *testing.T) {
 		"broken":     {Get: broken.Get},
 	}
 	var logs bytes.Buffer
-	h := Handler(tables, func() bool { return true }, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h := Handler(Options{Tables: tables, Ready: func() bool { return true }, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	hit := func(table, key string, v any) Answer { return Answer{Table: table, Key: key, Value: v} }
+	miss := func(table, key, msg string) Answer { return Answer{Table: table, Key: key, Error: msg} }
 
 	for _, tc := range []struct {
 		name     string
@@ -105,55 +107,53 @@ func TestTables(t *testing.T) {
 	}{
 		{
 			name: "hit", target: "/v1/connections/" + connID,
-			status: http.StatusOK, want: connState{Connection: connID, Requests: 42},
+			status: http.StatusOK, want: hit("connections", "lkc-1|"+connID, connState{Connection: connID, Requests: 42}),
 			getter: conns, wantKey: "lkc-1|" + connID,
 		},
 		{
 			name: "hit with an escaped id", target: "/v1/connections/" + url.QueryEscape(connID),
-			status: http.StatusOK, want: connState{Connection: connID, Requests: 42},
+			status: http.StatusOK, want: hit("connections", "lkc-1|"+connID, connState{Connection: connID, Requests: 42}),
 			getter: conns, wantKey: "lkc-1|" + connID,
 		},
 		{
 			name: "hit on another cluster", target: "/v1/connections/" + url.PathEscape(connID) + "?cluster=lkc-2",
-			status: http.StatusOK, want: connState{Connection: connID, Requests: 7},
+			status: http.StatusOK, want: hit("connections", "lkc-2|"+connID, connState{Connection: connID, Requests: 7}),
 			getter: conns, wantKey: "lkc-2|" + connID,
 		},
 		{
 			name: "escaped ipv6 scope", target: "/v1/connections/fe80::2%25eth0:40000",
-			status: http.StatusOK, want: connState{Connection: "fe80::2%eth0:40000", Requests: 1},
+			status: http.StatusOK, want: hit("connections", "lkc-1|fe80::2%eth0:40000", connState{Connection: "fe80::2%eth0:40000", Requests: 1}),
 			getter: conns, wantKey: "lkc-1|fe80::2%eth0:40000",
 		},
 		{
 			name: "escaped slash stays in the id", target: "/v1/connections/a%2Fb",
-			status: http.StatusOK, want: connState{Connection: "a/b", Requests: 2},
+			status: http.StatusOK, want: hit("connections", "lkc-1|a/b", connState{Connection: "a/b", Requests: 2}),
 			getter: conns, wantKey: "lkc-1|a/b",
 		},
 		{
 			name: "table without a key func", target: "/v1/principals/" + url.PathEscape("User:alice"),
-			status: http.StatusOK, want: map[string]string{"type": "confluentUser", "id": "u-1"},
+			status: http.StatusOK, want: hit("principals", "User:alice", map[string]string{"type": "confluentUser", "id": "u-1"}),
 			getter: principals, wantKey: "User:alice",
 		},
 		{
 			name: "miss", target: "/v1/connections/" + url.PathEscape("10.0.0.11:9094-10.0.1.99:1-1"),
-			status: http.StatusNotFound, want: map[string]string{"error": "not found: 10.0.0.11:9094-10.0.1.99:1-1"},
+			status: http.StatusNotFound, want: miss("connections", "lkc-1|10.0.0.11:9094-10.0.1.99:1-1", "not found: 10.0.0.11:9094-10.0.1.99:1-1"),
 			getter: conns, wantKey: "lkc-1|10.0.0.11:9094-10.0.1.99:1-1",
 		},
 		{
 			name: "unknown table", target: "/v1/groups/g1",
-			status: http.StatusNotFound, want: map[string]string{"error": "no such table: groups"},
+			status: http.StatusNotFound, want: Answer{Table: "groups", Error: "no such table: groups"},
 		},
 		{
 			name: "getter error", target: "/v1/broken/k1",
 			status: http.StatusServiceUnavailable,
-			want:   map[string]string{"error": "View is either not running, not correctly initialized or stopped again"},
+			want:   miss("broken", "k1", "View is either not running, not correctly initialized or stopped again"),
 			getter: broken, wantKey: "k1",
 			wantLogs: `"msg":"table lookup failed","table":"broken","key":"k1"`,
 		},
 		{
-			name: "no id", target: "/v1/connections/",
-			// {id...} matches the empty rest too; an empty id is a miss.
-			status: http.StatusNotFound, want: map[string]string{"error": "not found: "},
-			getter: conns, wantKey: "lkc-1|",
+			name: "no id lists, but connections are not listable", target: "/v1/connections/",
+			status: http.StatusBadRequest, want: Answer{Table: "connections", Error: "listing connections is not supported; look one up by id"},
 		},
 		{name: "post is not allowed", method: http.MethodPost, target: "/v1/connections/" + connID, status: http.StatusMethodNotAllowed},
 		{name: "unknown path", target: "/v2/connections/x", status: http.StatusNotFound},
@@ -176,7 +176,7 @@ func TestTables(t *testing.T) {
 				require.NoError(t, err)
 				require.JSONEq(t, string(wantJSON), string(body))
 			}
-			if tc.getter != nil {
+			if tc.wantKey != "" {
 				require.Equal(t, []string{tc.wantKey}, tc.getter.keys()[before:])
 			}
 			if tc.wantLogs != "" {
@@ -188,7 +188,7 @@ func TestTables(t *testing.T) {
 
 func TestHealth(t *testing.T) {
 	var ready atomic.Bool
-	h := Handler(map[string]Table{}, ready.Load, slog.New(slog.DiscardHandler))
+	h := Handler(Options{Tables: map[string]Table{}, Ready: ready.Load, Log: slog.New(slog.DiscardHandler)})
 
 	for _, tc := range []struct {
 		name   string
@@ -211,4 +211,74 @@ func TestHealth(t *testing.T) {
 			require.JSONEq(t, tc.body, string(body))
 		})
 	}
+}
+
+func TestList(t *testing.T) {
+	items := map[string]string{"User:alice": "a", "User:albert": "b", "User:bob": "c", "Group:x": "d"}
+	tables := map[string]Table{
+		"principals": {
+			Get: func(string) (any, error) { return nil, nil },
+			List: func(_ *http.Request, prefix string, limit int) ([]Item, bool, error) {
+				var out []Item
+				for k, v := range items {
+					if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+						if len(out) == limit {
+							return out, true, nil
+						}
+						out = append(out, Item{Key: k, Value: v})
+					}
+				}
+				return out, false, nil
+			},
+			Staleness: func() any { return map[string]any{"recovered": true, "lag": 3} },
+		},
+	}
+	h := Handler(Options{Tables: tables, Ready: func() bool { return true }, Log: slog.New(slog.DiscardHandler)})
+	for _, tc := range []struct {
+		name, target string
+		status       int
+		want         string
+	}{
+		{"prefix", "/v1/principals/?prefix=User:al", 200, `{"table":"principals","prefix":"User:al","items":[{"key":"User:albert","value":"b"},{"key":"User:alice","value":"a"}],"truncated":false,"staleness":{"recovered":true,"lag":3}}`},
+		{"no match", "/v1/principals/?prefix=Nope", 200, `{"table":"principals","prefix":"Nope","items":[],"truncated":false,"staleness":{"recovered":true,"lag":3}}`},
+		{"bad limit", "/v1/principals/?limit=0", 400, `{"table":"principals","error":"limit must be a positive integer"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := get(t, h, http.MethodGet, tc.target)
+			require.Equal(t, tc.status, status, "body: %s", body)
+			require.JSONEq(t, tc.want, string(body))
+		})
+	}
+	status, _, body := get(t, h, http.MethodGet, "/v1/principals/?prefix=User:&limit=2")
+	require.Equal(t, 200, status)
+	var la ListAnswer
+	require.NoError(t, json.Unmarshal(body, &la))
+	require.Len(t, la.Items, 2)
+	require.True(t, la.Truncated)
+}
+
+func TestBearerToken(t *testing.T) {
+	tables := map[string]Table{"t": {Get: func(string) (any, error) { return "v", nil }}}
+	h := Handler(Options{Tables: tables, Ready: func() bool { return true }, Log: slog.New(slog.DiscardHandler), Token: "s3cret",
+		Extra: map[string]http.Handler{"GET /metrics": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("m")) })}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	do := func(path, auth string) int {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, do("/v1/t/k", ""))
+	require.Equal(t, http.StatusUnauthorized, do("/v1/t/k", "Bearer wrong"))
+	require.Equal(t, http.StatusOK, do("/v1/t/k", "Bearer s3cret"))
+	require.Equal(t, http.StatusUnauthorized, do("/metrics", ""))
+	require.Equal(t, http.StatusOK, do("/metrics", "Bearer s3cret"))
+	require.Equal(t, http.StatusOK, do("/healthz", ""), "probes stay open")
+	require.Equal(t, http.StatusOK, do("/readyz", ""), "probes stay open")
 }
