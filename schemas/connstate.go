@@ -33,6 +33,14 @@ type ConnState struct {
 	// LastReport is the log time access was last reported to the topic and
 	// principal tables.
 	LastReport time.Time `json:"-"`
+	// Epoch is the log time of the request that created this state. Broker
+	// restarts reuse connection ids; the epoch tells two incarnations of
+	// one id apart in record ids.
+	Epoch time.Time `json:"epoch"`
+	// MaxCorrelationID is the highest correlation id seen. Clients number
+	// a connection's requests upwards, so a sharp drop means a new
+	// connection reusing the id.
+	MaxCorrelationID int32 `json:"-"`
 }
 
 // FirstRequest identifies the request that produced a connection's audited
@@ -99,6 +107,8 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 		"suppressed_bytes":   s.SuppressedBytes,
 		"topics":             topicsToNative(s.Topics),
 		"last_report_ms":     msOrZero(s.LastReport),
+		"epoch_ms":           msOrZero(s.Epoch),
+		"max_correlation_id": s.MaxCorrelationID,
 	})
 }
 
@@ -126,6 +136,8 @@ func (*ConnStateCodec) Decode(data []byte) (any, error) {
 		SuppressedBytes:   m["suppressed_bytes"].(int64),
 		Topics:            topicsFromNative(m["topics"]),
 		LastReport:        timeOrZero(m["last_report_ms"].(int64)),
+		Epoch:             timeOrZero(m["epoch_ms"].(int64)),
+		MaxCorrelationID:  m["max_correlation_id"].(int32),
 	}, nil
 }
 

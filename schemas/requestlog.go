@@ -47,6 +47,9 @@ type RequestLog struct {
 	// ErrorCode is the Produce/Fetch outcome: an authorization error if any
 	// partition got one, else the first non-zero partition error, else 0.
 	ErrorCode int16
+	// ConnEpoch is the epoch of the connection state that kept the request
+	// (ConnState.Epoch); it is part of record ids. Set by the dedup step.
+	ConnEpoch time.Time
 	// SourcePartition and SourceOffset locate the raw line, so that a replay
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
@@ -389,6 +392,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 		"follower":          r.Follower,
 		"error_code":        int32(r.ErrorCode),
 		"topic_bytes":       int64sToNative(r.TopicBytes),
+		"conn_epoch_ms":     msOrZero(r.ConnEpoch),
 	})
 }
 
@@ -422,6 +426,7 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 		Follower:         m["follower"].(bool),
 		ErrorCode:        int16(m["error_code"].(int32)),
 		TopicBytes:       int64sFromNative(m["topic_bytes"]),
+		ConnEpoch:        timeOrZero(m["conn_epoch_ms"].(int64)),
 	}, nil
 }
 
@@ -444,6 +449,10 @@ func stringsFromNative(v any) []string {
 	}
 	return out
 }
+
+// ExpireAPI marks the dedup group's own eviction messages on its loop
+// topic; no Kafka API has this name.
+const ExpireAPI = "KAUDIT_EXPIRE"
 
 // API describes the record's API (method, category, audited by default).
 func (r *RequestLog) API() API { return LookupAPI(r.APIName, r.Follower) }

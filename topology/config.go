@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kaudit/kaudit/processors/dedup"
 	"github.com/kaudit/kaudit/processors/enrich"
 	"github.com/kaudit/kaudit/processors/route"
 	"github.com/kaudit/kaudit/schemas"
@@ -47,6 +48,7 @@ type Config struct {
 	Cluster     ClusterConfig `yaml:"cluster"`
 	Topics      TopicsConfig  `yaml:"topics"`
 	Audit       AuditConfig   `yaml:"audit"`
+	Dedup       DedupConfig   `yaml:"dedup"`
 	// Routing sends records to topics: Confluent's router config and/or
 	// ordered routes (processors/route).
 	Routing route.Config `yaml:"routing"`
@@ -61,6 +63,15 @@ type AuditConfig struct {
 	// request methods, which always are. E.g. [describe] adds Metadata,
 	// DescribeConfigs, ...; [management] adds every other admin API.
 	Categories []string `yaml:"categories"`
+}
+
+// DedupConfig tunes the first-Produce/Fetch-per-connection rule.
+type DedupConfig struct {
+	// TTL evicts connections idle this long (log time) and treats a
+	// request after a longer gap as a new connection. Default 30m, above
+	// Kafka's default connections.max.idle.ms (10m); 0 in YAML keeps the
+	// default, "off" is not supported: state must stay bounded.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Audited reports whether requests of api become audit records.
@@ -149,6 +160,9 @@ func (c *Config) setDefaults() {
 	if c.Topics.Replication == 0 {
 		c.Topics.Replication = -1
 	}
+	if c.Dedup.TTL == 0 {
+		c.Dedup.TTL = dedup.DefaultTTL
+	}
 	// Copy before normalising: the caller's slice is not ours to change.
 	if c.Audit.Categories != nil {
 		cats := make([]string, len(c.Audit.Categories))
@@ -226,6 +240,9 @@ func (c *Config) Validate() error {
 		for _, e := range parts {
 			bad(fmt.Sprintf("principals[%q]", p), "%v", e)
 		}
+	}
+	if c.Dedup.TTL < time.Minute {
+		bad("dedup.ttl", "must be at least 1m, got %s", c.Dedup.TTL)
 	}
 	if c.Topics.Partitions < 1 {
 		bad("topics.partitions", "must be at least 1, got %d", c.Topics.Partitions)

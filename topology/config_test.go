@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -33,6 +34,7 @@ func TestDefaults(t *testing.T) {
 			Partitions:        8,
 			Replication:       -1,
 		},
+		Dedup: topology.DedupConfig{TTL: 30 * time.Minute},
 	}, c)
 	require.NoError(t, c.Validate())
 	require.Equal(t, topology.Streams{
@@ -239,6 +241,7 @@ func TestLoadConfig(t *testing.T) {
 						Audit: "confluent-audit-log-events_prod", Partitions: 12, Replication: 3,
 					},
 					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
+					Dedup: topology.DedupConfig{TTL: 45 * time.Minute},
 					Routing: route.Config{
 						Routes: []route.OrderedRoute{{
 							Name: "denied", Match: route.Match{Authorization: "DENY", Category: "management"},

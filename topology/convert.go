@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/kaudit/kaudit/processors/dedup"
 	"github.com/kaudit/kaudit/processors/enrich"
@@ -57,6 +58,8 @@ type converter struct {
 	conns   map[string]*schemas.ConnState // the dedup table
 	topics  map[string]string             // the topic catalog
 	stats   ConvertStats
+	// streamTime is the latest log time read, which idleness is judged by.
+	streamTime time.Time
 }
 
 func (cv *converter) lookups() enrich.Lookups {
@@ -110,8 +113,10 @@ func (cv *converter) line(line []byte, readErr error) error {
 		return nil
 	}
 	key := schemas.ConnKey(rec.Cluster, rec.Connection)
-	state, keep := dedup.Decide(cv.conns[key], rec)
+	rules := dedup.Rules{TTL: cv.cfg.Dedup.TTL}
+	state, keep := rules.Decide(cv.conns[key], rec)
 	cv.conns[key] = state
+	cv.evictIdle(rules, rec)
 	if !keep && !cv.all {
 		cv.stats.Suppressed++
 		return nil
@@ -131,6 +136,22 @@ func (cv *converter) line(line []byte, readErr error) error {
 		cv.stats.Records++
 	}
 	return nil
+}
+
+// evictIdle drops idle connections every 10000 lines, as the pipeline's
+// sweeper does, so memory stays bounded over long archives.
+func (cv *converter) evictIdle(rules dedup.Rules, rec *schemas.RequestLog) {
+	if rec.Time.After(cv.streamTime) {
+		cv.streamTime = rec.Time
+	}
+	if cv.stats.Lines%10000 != 0 {
+		return
+	}
+	for k, st := range cv.conns {
+		if rules.Expired(st, cv.streamTime) {
+			delete(cv.conns, k)
+		}
+	}
 }
 
 var errLineTooLong = errors.New("line too long")

@@ -27,6 +27,9 @@ type Metrics struct {
 	lag        *prometheus.GaugeVec
 	viewLag    *prometheus.GaugeVec
 	viewReady  *prometheus.GaugeVec
+	evicted    prometheus.Counter
+	expiring   prometheus.Counter
+	restarts   prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -51,6 +54,10 @@ func newMetrics() *Metrics {
 		viewLag:    gauge("view_lag", "Table messages a view has not applied yet: how stale its answers are.", "table"),
 		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
 	}
+	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_connections_evicted_total", Help: "Idle connections evicted from the dedup table."})
+	m.expiring = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_expire_markers_total", Help: "Expire markers the sweeper sent for idle connections."})
+	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
+	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts)
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited,
 		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -67,6 +74,7 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 		},
 		Suppressed: func(api string) { m.suppressed.WithLabelValues(api).Inc() },
 		Kept:       func(api string) { m.kept.WithLabelValues(api).Inc() },
+		Evicted:    m.evicted.Inc,
 		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
 	}
 }

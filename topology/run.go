@@ -44,6 +44,7 @@ type Pipeline struct {
 	ready     atomic.Bool
 	staleness atomic.Value // map[goka.Table]Staleness, from collectStats
 	recent    *recent
+	sweeper   *sweeper
 }
 
 // Option adjusts a Pipeline; tests use it to inject a logger or router.
@@ -71,7 +72,8 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	if err != nil {
 		return nil, err // Validate reported it already; unreachable in practice
 	}
-	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent()}
+	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent(),
+		sweeper: &sweeper{rules: dedup.Rules{TTL: cfg.Dedup.TTL}}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -99,7 +101,9 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	st := p.cfg.Streams()
 	m := p.metrics
 	obs := m.dedupObserver()
+	obs.Seen = p.sweeper.seen
 	d := DedupGraph(st, dedup.Settings{
+		Rules:   p.sweeper.rules,
 		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
 	})
@@ -158,6 +162,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	p.log.Info("topics ready", "partitions", plan.Partitions, "replication", plan.Replication, "created", plan.Created)
+	p.sweeper.partitions = plan.Partitions
 	if _, err := p.auditRoutingChange(time.Now()); err != nil {
 		return err
 	}
@@ -208,10 +213,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	front.Add(1)
+	_, pb, _, tmb := p.saramaBuilders(tr)
+	loop, err := goka.NewEmitter(p.cfg.Brokers, goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec),
+		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
+	if err != nil {
+		return fmt.Errorf("sweeper emitter: %w", err)
+	}
+	front.Add(2)
 	go func() {
 		defer front.Done()
 		p.collectStats(egCtx, start, procs, views)
+	}()
+	go func() {
+		defer front.Done()
+		p.sweeper.run(egCtx, views[DedupTable], func(key string, marker *schemas.RequestLog) error {
+			return loop.EmitSync(key, marker)
+		}, func(n int) { p.metrics.expiring.Add(float64(n)) })
+		if err := loop.Finish(); err != nil {
+			p.log.Warn("sweeper emitter did not flush", "err", err)
+		}
 	}()
 	eg.Go(func() error {
 		<-egCtx.Done()
@@ -314,6 +334,7 @@ func (p *Pipeline) handler(views map[goka.Table]*goka.View) http.Handler {
 		},
 	}
 	mux := http.NewServeMux()
+	routeUI(mux) // the page: outside the token check, see web.go
 	mux.Handle("/", query.Handler(query.Options{
 		Tables: tables, Ready: p.Ready, Log: p.log, Token: p.cfg.HTTPToken,
 		Extra: map[string]http.Handler{
@@ -425,7 +446,12 @@ func (p *Pipeline) processorOptions(g goka.Group, tr *tracker) []goka.ProcessorO
 		goka.WithTopicManagerBuilder(tmb),
 		goka.WithStorageBuilder(p.storage(string(g))),
 		goka.WithLogger(p.gokaLogger(string(g))),
-		goka.WithRebalanceCallback(func(goka.Assignment) { p.metrics.rebalances.WithLabelValues(string(g)).Inc() }),
+		goka.WithRebalanceCallback(func(a goka.Assignment) {
+			p.metrics.rebalances.WithLabelValues(string(g)).Inc()
+			if g == DedupGroup {
+				p.sweeper.assigned(a)
+			}
+		}),
 	}
 }
 

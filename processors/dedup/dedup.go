@@ -34,10 +34,15 @@ type Observer struct {
 	Suppressed func(api string)
 	Kept       func(api string)
 	NotAudited func(api string)
+	Evicted    func()
+	// Seen gets the log time of every request: the stream time that
+	// idleness is judged by.
+	Seen func(time.Time)
 }
 
 // Settings are the parse settings the callbacks need.
 type Settings struct {
+	Rules    Rules
 	Cluster  string
 	Location *time.Location
 	Log      *slog.Logger
@@ -121,7 +126,22 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 		if v := ctx.Value(); v != nil {
 			st, _ = v.(*schemas.ConnState)
 		}
-		st, keep := Decide(st, r)
+		if r.APIName == schemas.ExpireAPI {
+			// The sweeper saw the connection idle; evict it if it still is,
+			// reporting what access it had not reported yet.
+			if st != nil && s.Rules.Expired(st, r.Time) {
+				for _, d := range Flush(st, r.Time, "", "") {
+					EmitAccess(ctx, out, &d)
+				}
+				ctx.Delete()
+				call0(s.Observe.Evicted)
+			}
+			return
+		}
+		if s.Observe.Seen != nil {
+			s.Observe.Seen(r.Time)
+		}
+		st, keep := s.Rules.Decide(st, r)
 		var resolve func(cluster, id string) (string, bool)
 		if s.Resolve != nil {
 			resolve = s.Resolve(ctx)
@@ -139,19 +159,50 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 	}
 }
 
+// Rules tune the dedup rule.
+type Rules struct {
+	// TTL evicts a connection idle this long (log time) and makes a
+	// request after such a gap start a new incarnation. Kafka closes idle
+	// connections after connections.max.idle.ms (10 min by default), so
+	// an id idle for longer belongs to a closed connection.
+	TTL time.Duration
+}
+
+// DefaultTTL is the default connection TTL: three times Kafka's default
+// connections.max.idle.ms.
+const DefaultTTL = 30 * time.Minute
+
+// reorderSlack is how far correlation ids may go backwards before a
+// request counts as a new connection: lines of one connection shipped
+// over several partitions arrive slightly out of order.
+const reorderSlack = 10000
+
+// Decide applies the default Rules.
+func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, bool) {
+	return Rules{TTL: DefaultTTL}.Decide(st, r)
+}
+
 // Decide is the dedup rule. It returns the connection's new state and
 // whether r is audited: a Produce or Fetch is audited when it is the first
 // one on the connection that names a topic; any other request always is.
 // A replay of the line that was audited first is audited again, so a crash
-// between the table write and the emit cannot lose that record.
-func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, bool) {
+// between the table write and the emit cannot lose that record. A request
+// that looks like a new connection reusing the id (after a broker restart
+// or past the TTL) starts a new state. Decide sets r.ConnEpoch.
+func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, bool) {
+	if st != nil && !replaysFirst(st, r) && ru.newIncarnation(st, r) {
+		st = nil
+	}
 	if st == nil {
 		st = &schemas.ConnState{
 			Cluster:    r.Cluster,
 			Connection: r.Connection,
 			FirstSeen:  r.Time,
+			Epoch:      r.Time,
 		}
 	}
+	r.ConnEpoch = st.Epoch
+	st.MaxCorrelationID = max(st.MaxCorrelationID, r.CorrelationID)
 	// Identity fields take the latest non-empty value: a connection
 	// authenticates once, and a request without a client id (header v0)
 	// must not erase the one an earlier request gave.
@@ -179,7 +230,7 @@ func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, b
 		return st, true
 	}
 	if *first != nil {
-		if (*first).SourcePartition == r.SourcePartition && (*first).SourceOffset == r.SourceOffset {
+		if replaysFirst(st, r) {
 			return st, true // replay of the audited line
 		}
 		if r.APIKey == schemas.APIProduce {
@@ -212,6 +263,40 @@ func EmitAccess(ctx goka.Context, out Outputs, d *schemas.AccessDelta) {
 		ctx.Emit(out.AccessByTopic, schemas.TopicSummaryKey(d.Cluster, d.Resource), d)
 	}
 	ctx.Emit(out.AccessByPrincipal, d.Principal, d)
+}
+
+// replaysFirst reports whether r is the very line whose Produce or Fetch
+// record the state already holds.
+func replaysFirst(st *schemas.ConnState, r *schemas.RequestLog) bool {
+	for _, f := range []*schemas.FirstRequest{st.FirstProduce, st.FirstFetch} {
+		if f != nil && f.SourcePartition == r.SourcePartition && f.SourceOffset == r.SourceOffset {
+			return true
+		}
+	}
+	return false
+}
+
+// newIncarnation reports whether r comes from a different connection that
+// reuses st's id: after more than the TTL of silence, or with a
+// correlation id far below the highest seen (a broker restart resets
+// connection indexes; the new client numbers its requests anew).
+func (ru Rules) newIncarnation(st *schemas.ConnState, r *schemas.RequestLog) bool {
+	if ru.TTL > 0 && r.Time.Sub(st.LastSeen) > ru.TTL {
+		return true
+	}
+	return int64(r.CorrelationID)+reorderSlack < int64(st.MaxCorrelationID)
+}
+
+// Expired reports whether a connection has been idle for the TTL at the
+// given stream time.
+func (ru Rules) Expired(st *schemas.ConnState, now time.Time) bool {
+	return ru.TTL > 0 && now.Sub(st.LastSeen) > ru.TTL
+}
+
+// ExpireMarker is the loop message that asks a connection's partition to
+// evict it if it is still idle at stream time now.
+func ExpireMarker(cluster, connection string, now time.Time) *schemas.RequestLog {
+	return &schemas.RequestLog{Cluster: cluster, Connection: connection, APIKey: -1, APIName: schemas.ExpireAPI, Time: now}
 }
 
 func setIfAny(dst *string, v string) {

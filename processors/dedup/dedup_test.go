@@ -252,13 +252,24 @@ func TestDecide(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := tc.start
+			// Epoch and MaxCorrelationID follow from the inputs: the time of
+			// the request that created the state, the highest id seen.
+			want := tc.want()
+			want.Epoch = tc.steps[0].r.Time
+			if tc.start != nil {
+				want.Epoch = tc.start.Epoch
+			}
+			for _, s := range tc.steps {
+				want.MaxCorrelationID = max(want.MaxCorrelationID, s.r.CorrelationID)
+			}
 			for i, s := range tc.steps {
 				var keep bool
 				st, keep = Decide(st, s.r)
 				require.Equal(t, s.keep, keep, "step %d (%s at offset %d)", i, s.r.APIName, s.r.SourceOffset)
 				require.NotNil(t, st)
+				require.Equal(t, st.Epoch, s.r.ConnEpoch, "Decide stamps the request with the state's epoch")
 			}
-			require.Equal(t, tc.want(), st)
+			require.Equal(t, want, st)
 		})
 	}
 }
@@ -292,4 +303,52 @@ func TestDecideClientAddress(t *testing.T) {
 			require.Equal(t, cluster, st.Cluster)
 		})
 	}
+}
+
+// TestIncarnations checks that a connection id reused by a new connection
+// (broker restart, or after the TTL) starts a new state with its own epoch,
+// so its first Produce is audited again, and that a replay is not mistaken
+// for one.
+func TestIncarnations(t *testing.T) {
+	ru := Rules{TTL: 30 * time.Minute}
+	p := func(at time.Duration, corr int32, offset int64) *schemas.RequestLog {
+		r := produce(0, offset, 100, "orders")
+		r.Time, r.CorrelationID = t0.Add(at), corr
+		return r
+	}
+	for _, tc := range []struct {
+		name     string
+		steps    []*schemas.RequestLog
+		keep     []bool
+		newEpoch bool // the last step starts a new incarnation
+	}{
+		{"correlation ids keep rising", []*schemas.RequestLog{p(0, 100, 1), p(time.Second, 20000, 2)}, []bool{true, false}, false},
+		{"small reordering is tolerated", []*schemas.RequestLog{p(0, 20000, 1), p(time.Second, 19990, 2)}, []bool{true, false}, false},
+		{"sharp drop after a broker restart", []*schemas.RequestLog{p(0, 50000, 1), p(time.Minute, 3, 2)}, []bool{true, true}, true},
+		{"silence past the TTL", []*schemas.RequestLog{p(0, 5, 1), p(31*time.Minute, 6, 2)}, []bool{true, true}, true},
+		{"replay of the first line is not a new connection", []*schemas.RequestLog{p(0, 50000, 1), p(time.Second, 80000, 2), p(0, 50000, 1)}, []bool{true, false, true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st *schemas.ConnState
+			var epochs []time.Time
+			for i, r := range tc.steps {
+				var keep bool
+				st, keep = ru.Decide(st, r)
+				require.Equal(t, tc.keep[i], keep, "step %d", i)
+				epochs = append(epochs, r.ConnEpoch)
+			}
+			last := len(epochs) - 1
+			require.Equal(t, tc.newEpoch, !epochs[last].Equal(epochs[0]), "epochs %v", epochs)
+		})
+	}
+}
+
+func TestExpired(t *testing.T) {
+	ru := Rules{TTL: 30 * time.Minute}
+	st := &schemas.ConnState{LastSeen: t0}
+	require.False(t, ru.Expired(st, t0.Add(30*time.Minute)))
+	require.True(t, ru.Expired(st, t0.Add(31*time.Minute)))
+	require.False(t, Rules{}.Expired(st, t0.Add(1000*time.Hour)), "no TTL, no eviction")
+	m := ExpireMarker("c", "x", t0)
+	require.Equal(t, schemas.ExpireAPI, m.APIName)
 }
