@@ -44,11 +44,13 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// LogTimeZone is the zone of the request log's timestamps, which carry
 	// none (log4j %d). IANA name; default UTC.
-	LogTimeZone string        `yaml:"log_time_zone"`
-	Cluster     ClusterConfig `yaml:"cluster"`
-	Topics      TopicsConfig  `yaml:"topics"`
-	Audit       AuditConfig   `yaml:"audit"`
-	Dedup       DedupConfig   `yaml:"dedup"`
+	LogTimeZone string `yaml:"log_time_zone"`
+	// Security authenticates kaudit to the brokers (SASL, TLS).
+	Security SecurityConfig `yaml:"security"`
+	Cluster  ClusterConfig  `yaml:"cluster"`
+	Topics   TopicsConfig   `yaml:"topics"`
+	Audit    AuditConfig    `yaml:"audit"`
+	Dedup    DedupConfig    `yaml:"dedup"`
 	// Routing sends records to topics: Confluent's router config and/or
 	// ordered routes (processors/route).
 	Routing route.Config `yaml:"routing"`
@@ -227,6 +229,7 @@ func (c *Config) Validate() error {
 	if _, err := c.Router(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Security.validate()...)
 	for p, id := range c.Principals {
 		err := id.Validate()
 		if err == nil {
@@ -313,6 +316,7 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// Losing an audit record to a leader change is worse than the latency.
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionLZ4
+	c.Security.apply(sc)
 	return sc
 }
 
@@ -342,6 +346,9 @@ func (c *Config) Router() (*route.Router, error) {
 // loadSecrets reads secrets named by *_file settings. Files keep secrets
 // out of config files and process listings; their content is never logged.
 func (c *Config) loadSecrets() error {
+	if err := c.Security.load(); err != nil {
+		return err
+	}
 	if c.HTTPTokenFile != "" && c.HTTPToken == "" {
 		b, err := os.ReadFile(c.HTTPTokenFile)
 		if err != nil {
