@@ -35,8 +35,18 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
+# gofmt and vet, then the deployment files, statically (no Docker engine or
+# cluster needed): the Kubernetes manifests with kubeconform (pinned as a go
+# tool) against offline schemas from its module (deploy/kubeschema), strict;
+# and deploy/deploy_test.go: docker-compose.yml against the Compose spec
+# (compose-go; also `docker compose config -q` where the plugin exists), the
+# manifests again plus cross-checks, kaudit flags in every command line.
+KUBESCHEMA ?= bin/kubeschema
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) run ./deploy/kubeschema/cmd/kubeschema -out $(KUBESCHEMA)
+	$(GO) tool kubeconform -strict -summary -schema-location '$(KUBESCHEMA)/{{ .ResourceKind }}{{ .KindSuffix }}.json' deploy/kubernetes/*.yaml
+	$(GO) test -count=1 ./deploy/...
 
 tidy:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -30,6 +30,7 @@ var commands = []command{
 	{"convert", "convert request-log lines on stdin to audit records on stdout, offline", convertCmd},
 	{"principals", "manage the principal directory: put, delete, list", principalsCmd},
 	{"routes", "check a routing config against records: routes check < records.jsonl", routesCmd},
+	{"ship", "tail a broker's request log into the raw topic, following rotation", shipCmd},
 }
 
 func main() {

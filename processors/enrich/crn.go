@@ -77,3 +77,18 @@ var crnEscaper = strings.NewReplacer("%", "%25", "/", "%2F", "=", "%3D")
 // and '%' too so that an encoded name decodes back unambiguously (Confluent
 // CRNs use the same %2A-style escapes, FORMATS.md B.8).
 func escapeCRN(s string) string { return crnEscaper.Replace(s) }
+
+// For returns the cluster description for a record's cluster id. A shipper
+// can name the cluster per record (the kaudit-cluster header); CRNs then
+// name that cluster, and a cloud-cluster scope that mirrors the configured
+// id follows it.
+func (c Cluster) For(id string) Cluster {
+	if id == "" || id == c.ID {
+		return c
+	}
+	if c.CloudCluster == c.ID {
+		c.CloudCluster = id
+	}
+	c.ID = id
+	return c
+}

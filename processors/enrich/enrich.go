@@ -60,6 +60,7 @@ type resourcesFunc func(r *schemas.RequestLog, l Lookups) ([]resource, error)
 // returns a wrapped decode error when the logged bodies do not have the
 // shape of their API.
 func Enrich(r *schemas.RequestLog, c Cluster, l Lookups) ([]Record, error) {
+	c = c.For(r.Cluster)
 	m := r.API()
 	find, ok := methods[r.APIName]
 	if !ok {

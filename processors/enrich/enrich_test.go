@@ -596,6 +596,7 @@ func TestEscapeCRN(t *testing.T) {
 
 func TestPlatformRecordShape(t *testing.T) {
 	r := line(t, "DELETE_GROUPS", 42, 2, `{"groupsNames":["g"]}`, `{"results":[{"groupId":"g","errorCode":0}]}`)
+	r.Cluster = "c1" // as parsed with cluster.id c1
 	recs, err := Enrich(r, Cluster{ID: "c1"}, Lookups{})
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
@@ -618,4 +619,15 @@ func TestRecordIDs(t *testing.T) {
 	require.Len(t, first, 2)
 	require.Equal(t, first[0].Event.ID(), again[0].Event.ID(), "a replay keeps its ids")
 	require.NotEqual(t, first[0].Event.ID(), first[1].Event.ID(), "each resource gets its own id")
+}
+
+// TestClusterFromRecord checks that a record's own cluster id (set from a
+// shipper's kaudit-cluster header) names the cluster in its CRNs.
+func TestClusterFromRecord(t *testing.T) {
+	r := line(t, "DELETE_GROUPS", 42, 2, `{"groupsNames":["g"]}`, `{"results":[{"groupId":"g","errorCode":0}]}`)
+	r.Cluster = "lkc-other"
+	recs, err := Enrich(r, Cluster{ID: "lkc-main", CRNAuthority: "confluent.cloud", Organization: "o", CloudCluster: "lkc-main"}, Lookups{})
+	require.NoError(t, err)
+	require.Equal(t, "crn://confluent.cloud/organization=o/cloud-cluster=lkc-other/kafka=lkc-other/group=g", recs[0].Event.Subject())
+	require.Equal(t, Cluster{ID: "a"}, Cluster{ID: "a"}.For(""))
 }
