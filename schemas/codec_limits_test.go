@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"encoding/hex"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,5 +38,35 @@ func TestBracketWithoutTimestampIsNotRequestLog(t *testing.T) {
 		var pe *ParseError
 		require.ErrorAs(t, err, &pe, l)
 		require.Equal(t, ReasonNotRequest, pe.Reason, l)
+	}
+}
+
+// TestHostileLines covers the hostile inputs of issue 6: each is refused
+// with a reason, never a panic or an unbounded allocation.
+func TestHostileLines(t *testing.T) {
+	header := `{"isForwarded":false,"requestHeader":{"requestApiKey":0,"requestApiVersion":11,"correlationId":1,"clientId":"c","requestApiKeyName":"PRODUCE"},`
+	tail := `,"response":"","connection":"a:1-b:2-3","principal":"User:x"}`
+	many := make([]string, MaxTopicsPerRequest+1)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"name":"t%d","partitionData":[]}`, i)
+	}
+	for _, tc := range []struct {
+		name, line string
+		opts       ParseOptions
+		reason     string
+	}{
+		{"deeply nested JSON", header + `"request":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + tail, ParseOptions{}, ReasonBadJSON},
+		{"deeply nested inside a known field", header + `"request":{"topicData":` + strings.Repeat(`[`, 15000) + strings.Repeat(`]`, 15000) + `}` + tail, ParseOptions{}, ReasonBadJSON},
+		{"huge topic array", header + `"request":{"acks":-1,"topicData":[` + strings.Join(many, ",") + `]}` + tail, ParseOptions{}, ReasonTooMany},
+		{"over a configured line limit", header + `"request":{"acks":-1,"topicData":[]}` + tail, ParseOptions{MaxLineBytes: 100}, ReasonTooLarge},
+		{"wrong type in the header", strings.Replace(header, `"correlationId":1`, `"correlationId":{"x":1}`, 1) + `"request":{}` + tail, ParseOptions{}, ReasonBadJSON},
+		{"truncated mid-string", header[:len(header)-20], ParseOptions{}, ReasonBadJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseLine([]byte(tc.line), tc.opts)
+			var pe *ParseError
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, tc.reason, pe.Reason, "%v", err)
+		})
 	}
 }

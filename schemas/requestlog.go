@@ -67,6 +67,7 @@ const (
 	ReasonBadTimestamp = "bad-timestamp"
 	ReasonMissingField = "missing-field"
 	ReasonBadBody      = "bad-body"
+	ReasonTooMany      = "too-many-resources"
 )
 
 // ParseError says why a line is not a usable request-log record.
@@ -83,9 +84,14 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // skipped, not dead-lettered (FORMATS.md A.6).
 var ErrForwarded = errors.New("forwarded request (isForwarded:true)")
 
-// MaxLineBytes bounds one input line. Real lines are a few KB; CreateTopics
-// responses with every effective config stay far below this.
+// MaxLineBytes is the default bound of one input line. Real lines are a
+// few KB; CreateTopics responses with every effective config stay far
+// below this.
 const MaxLineBytes = 1 << 20
+
+// MaxTopicsPerRequest bounds the topics of one Produce or Fetch. Real
+// clients send a handful; a huge array would fan out into a huge state.
+const MaxTopicsPerRequest = 10000
 
 const (
 	log4jTimeLayout = "2006-01-02 15:04:05,000"
@@ -99,6 +105,8 @@ type ParseOptions struct {
 	Location *time.Location // zone of log4j's %d, which has none; UTC if nil
 	// Fallback is used as the record time for bare JSON lines.
 	Fallback time.Time
+	// MaxLineBytes bounds a line; 0 means the package default.
+	MaxLineBytes int
 }
 
 type lineJSON struct {
@@ -129,11 +137,15 @@ type lineJSON struct {
 // *ParseError for anything else it cannot use.
 func ParseLine(line []byte, opts ParseOptions) (*RequestLog, error) {
 	line = bytes.TrimRight(line, "\r\n \t")
+	limit := opts.MaxLineBytes
+	if limit <= 0 {
+		limit = MaxLineBytes
+	}
 	switch {
 	case len(line) == 0:
 		return nil, &ParseError{ReasonEmpty, errors.New("empty line")}
-	case len(line) > MaxLineBytes:
-		return nil, &ParseError{ReasonTooLarge, fmt.Errorf("line is %d bytes, limit %d", len(line), MaxLineBytes)}
+	case len(line) > limit:
+		return nil, &ParseError{ReasonTooLarge, fmt.Errorf("line is %d bytes, limit %d", len(line), limit)}
 	case !utf8.Valid(line):
 		return nil, &ParseError{ReasonInvalidUTF8, errors.New("line is not valid UTF-8")}
 	}
@@ -188,6 +200,9 @@ func ParseLine(line []byte, opts ParseOptions) (*RequestLog, error) {
 	}
 	if err := r.readDataTopics(); err != nil {
 		return nil, &ParseError{ReasonBadBody, err}
+	}
+	if len(r.Topics) > MaxTopicsPerRequest {
+		return nil, &ParseError{ReasonTooMany, fmt.Errorf("%d topics in one request, limit %d", len(r.Topics), MaxTopicsPerRequest)}
 	}
 	return r, nil
 }

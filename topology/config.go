@@ -51,6 +51,7 @@ type Config struct {
 	Topics   TopicsConfig   `yaml:"topics"`
 	Audit    AuditConfig    `yaml:"audit"`
 	Dedup    DedupConfig    `yaml:"dedup"`
+	Input    InputConfig    `yaml:"input"`
 	// Routing sends records to topics: Confluent's router config and/or
 	// ordered routes (processors/route).
 	Routing route.Config `yaml:"routing"`
@@ -65,6 +66,12 @@ type AuditConfig struct {
 	// request methods, which always are. E.g. [describe] adds Metadata,
 	// DescribeConfigs, ...; [management] adds every other admin API.
 	Categories []string `yaml:"categories"`
+}
+
+// InputConfig bounds what kaudit accepts from the raw topic.
+type InputConfig struct {
+	// MaxLineBytes dead-letters longer lines (reason too-large). Default 1 MiB.
+	MaxLineBytes int `yaml:"max_line_bytes"`
 }
 
 // DedupConfig tunes the first-Produce/Fetch-per-connection rule.
@@ -162,6 +169,9 @@ func (c *Config) setDefaults() {
 	if c.Topics.Replication == 0 {
 		c.Topics.Replication = -1
 	}
+	if c.Input.MaxLineBytes == 0 {
+		c.Input.MaxLineBytes = schemas.MaxLineBytes
+	}
 	if c.Dedup.TTL == 0 {
 		c.Dedup.TTL = dedup.DefaultTTL
 	}
@@ -243,6 +253,9 @@ func (c *Config) Validate() error {
 		for _, e := range parts {
 			bad(fmt.Sprintf("principals[%q]", p), "%v", e)
 		}
+	}
+	if c.Input.MaxLineBytes < 1024 || c.Input.MaxLineBytes > 64<<20 {
+		bad("input.max_line_bytes", "must be between 1024 and %d, got %d", 64<<20, c.Input.MaxLineBytes)
 	}
 	if c.Dedup.TTL < time.Minute {
 		bad("dedup.ttl", "must be at least 1m, got %s", c.Dedup.TTL)

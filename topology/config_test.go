@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 			Replication:       -1,
 		},
 		Dedup: topology.DedupConfig{TTL: 30 * time.Minute},
+		Input: topology.InputConfig{MaxLineBytes: 1 << 20},
 	}, c)
 	require.NoError(t, c.Validate())
 	require.Equal(t, topology.Streams{
@@ -95,6 +96,9 @@ func TestValidate(t *testing.T) {
 		{name: "replication zero", edit: func(c *topology.Config) { c.Topics.Replication = 0 }, fields: []string{"topics.replication"}, detail: "got 0"},
 		{name: "replication below -1", edit: func(c *topology.Config) { c.Topics.Replication = -2 }, fields: []string{"topics.replication"}},
 		{name: "replication 3", edit: func(c *topology.Config) { c.Topics.Replication = 3 }},
+		{name: "dedup ttl too short", edit: func(c *topology.Config) { c.Dedup.TTL = time.Second }, fields: []string{"dedup.ttl"}, detail: "at least 1m"},
+		{name: "line limit too small", edit: func(c *topology.Config) { c.Input.MaxLineBytes = 10 }, fields: []string{"input.max_line_bytes"}},
+		{name: "line limit too large", edit: func(c *topology.Config) { c.Input.MaxLineBytes = 1 << 30 }, fields: []string{"input.max_line_bytes"}},
 		{
 			name:   "unknown audit category",
 			edit:   func(c *topology.Config) { c.Audit.Categories = []string{"describe", "everything", "other"} },
@@ -242,6 +246,7 @@ func TestLoadConfig(t *testing.T) {
 					},
 					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
 					Dedup: topology.DedupConfig{TTL: 45 * time.Minute},
+					Input: topology.InputConfig{MaxLineBytes: 2 << 20},
 					Routing: route.Config{
 						Routes: []route.OrderedRoute{{
 							Name: "denied", Match: route.Match{Authorization: "DENY", Category: "management"},

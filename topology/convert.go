@@ -87,7 +87,7 @@ func (cv *converter) line(line []byte, readErr error) error {
 	if errors.Is(readErr, errLineTooLong) {
 		return cv.report(schemas.ReasonTooLarge, fmt.Errorf("line exceeds %d bytes", schemas.MaxLineBytes))
 	}
-	rec, err := schemas.ParseLine(line, schemas.ParseOptions{Cluster: cv.cfg.Cluster.ID, Location: cv.cfg.location()})
+	rec, err := schemas.ParseLine(line, schemas.ParseOptions{Cluster: cv.cfg.Cluster.ID, Location: cv.cfg.location(), MaxLineBytes: cv.cfg.Input.MaxLineBytes})
 	if errors.Is(err, schemas.ErrForwarded) {
 		cv.stats.Skipped++
 		return nil

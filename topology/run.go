@@ -45,6 +45,7 @@ type Pipeline struct {
 	staleness atomic.Value // map[goka.Table]Staleness, from collectStats
 	recent    *recent
 	sweeper   *sweeper
+	live      liveViews
 }
 
 // Option adjusts a Pipeline; tests use it to inject a logger or router.
@@ -103,8 +104,9 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	obs := m.dedupObserver()
 	obs.Seen = p.sweeper.seen
 	d := DedupGraph(st, dedup.Settings{
-		Rules:   p.sweeper.rules,
-		Cluster: p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
+		Rules:        p.sweeper.rules,
+		MaxLineBytes: p.cfg.Input.MaxLineBytes,
+		Cluster:      p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
 	})
 	outs := st.dedupOutputs()
@@ -147,15 +149,13 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 }
 
 // Run creates missing topics, then runs the processors, the views and the
-// HTTP server until ctx is done or one of them fails. It returns nil on a
-// clean shutdown.
+// HTTP server until ctx is done. It returns nil on a clean shutdown.
 //
-// Shutdown runs front to back: the HTTP server and the stats collector stop
-// first, then the processors and views. goka's View and Processor read
-// their partition lists without a lock while Run tears them down (goka
-// v1.1.17), so nothing may query them once they stop.
+// Setup problems (topics, config, the listen address) end Run. Errors of a
+// running processor or view do not: the processors and views are rebuilt
+// (a goka processor cannot be Run twice) after a backoff, and the HTTP
+// server keeps answering, with 503 and /readyz false, in between.
 func (p *Pipeline) Run(ctx context.Context) error {
-	start := time.Now()
 	graphs := p.Graphs()
 	plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...)
 	if err != nil {
@@ -167,6 +167,78 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 
+	eg, egCtx := errgroup.WithContext(ctx)
+	if p.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", p.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("http_addr: %w", err)
+		}
+		p.httpAddr.Store(ln.Addr().String())
+		srv := &http.Server{Handler: p.handler(), ReadHeaderTimeout: 5 * time.Second}
+		eg.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		eg.Go(func() error {
+			<-egCtx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	close(p.started)
+	eg.Go(func() error { return p.runLoop(egCtx, graphs) })
+	err = eg.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Restart backoff bounds: a rebuild waits 1s, doubling to 30s while
+// failures repeat; a minute of stable running resets it.
+const (
+	restartMin    = time.Second
+	restartMax    = 30 * time.Second
+	restartStable = time.Minute
+)
+
+// runLoop runs the processors and views, rebuilding them after errors,
+// until ctx is done.
+func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error {
+	backoff := restartMin
+	for {
+		began := time.Now()
+		err := p.runOnce(ctx, graphs)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(began) > restartStable {
+			backoff = restartMin
+		}
+		p.metrics.restarts.Inc()
+		p.log.Warn("processors failed; rebuilding", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, restartMax)
+	}
+}
+
+// runOnce builds the processors and views and runs them until ctx is done
+// or one of them fails.
+//
+// Teardown runs front to back: the stats collector and the sweeper stop,
+// the HTTP handlers lose the views (under the write lock, so no request
+// is inside one), and only then do processors and views stop. goka's View
+// and Processor read their partition lists without a lock while they tear
+// them down (goka v1.1.17), so nothing may query them once they stop.
+func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error {
+	start := time.Now()
 	tr := &tracker{log: p.log}
 	defer tr.closeAll()
 	procs := map[goka.Group]*goka.Processor{}
@@ -193,32 +265,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		views[t.table] = v
 	}
-
-	eg, egCtx := errgroup.WithContext(ctx)
-	procCtx, stopProcs := context.WithCancel(context.Background())
-	defer stopProcs()
-	var front sync.WaitGroup // HTTP server and stats collector
-	var srv *http.Server
-	if p.cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", p.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("http_addr: %w", err)
-		}
-		p.httpAddr.Store(ln.Addr().String())
-		srv = &http.Server{Handler: p.handler(views), ReadHeaderTimeout: 5 * time.Second}
-		eg.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		})
-	}
 	_, pb, _, tmb := p.saramaBuilders(tr)
 	loop, err := goka.NewEmitter(p.cfg.Brokers, goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec),
 		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
 	if err != nil {
 		return fmt.Errorf("sweeper emitter: %w", err)
 	}
+
+	eg, egCtx := errgroup.WithContext(ctx)
+	procCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+	p.live.set(views)
+	var front sync.WaitGroup // stats collector and sweeper
 	front.Add(2)
 	go func() {
 		defer front.Done()
@@ -235,19 +293,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}()
 	eg.Go(func() error {
 		<-egCtx.Done()
-		var err error
-		if srv != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = srv.Shutdown(sctx)
-			cancel()
-		}
 		front.Wait()
 		p.ready.Store(false)
+		p.live.set(nil)
 		stopProcs()
-		return err
+		return nil
 	})
-	close(p.started)
-
 	for _, proc := range procs {
 		eg.Go(func() error { return proc.Run(procCtx) })
 	}
@@ -259,6 +310,34 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// liveViews are the views of the running processors, for the HTTP
+// handlers; nil while the processors are rebuilt or stopping.
+type liveViews struct {
+	mu    sync.RWMutex
+	views map[goka.Table]*goka.View
+}
+
+func (l *liveViews) set(v map[goka.Table]*goka.View) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.views = v
+}
+
+// ErrRestarting answers queries while the processors are rebuilt.
+var ErrRestarting = errors.New("kaudit is (re)starting its processors; retry shortly")
+
+// with runs f with a live view of table, holding the read lock so the view
+// cannot be torn down under it.
+func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	v := l.views[table]
+	if v == nil {
+		return nil, ErrRestarting
+	}
+	return f(v)
 }
 
 // collectStats marks the pipeline ready once every processor and view has
@@ -293,7 +372,7 @@ func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[
 	}
 }
 
-func (p *Pipeline) handler(views map[goka.Table]*goka.View) http.Handler {
+func (p *Pipeline) handler() http.Handler {
 	// ?cluster= picks a cluster other than the configured one.
 	cluster := func(r *http.Request) string {
 		if c := r.URL.Query().Get("cluster"); c != "" {
@@ -304,32 +383,45 @@ func (p *Pipeline) handler(views map[goka.Table]*goka.View) http.Handler {
 	staleness := func(t goka.Table) func() any {
 		return func() any {
 			m, _ := p.staleness.Load().(map[goka.Table]Staleness)
-			if st, ok := m[t]; ok {
+			if st, ok := m[t]; ok && p.Ready() {
 				return st
 			}
 			return Staleness{} // not recovered yet
 		}
 	}
+	get := func(t goka.Table) func(string) (any, error) {
+		return func(key string) (any, error) {
+			return p.live.with(t, func(v *goka.View) (any, error) { return v.Get(key) })
+		}
+	}
+	list := func(t goka.Table, trim func(*http.Request) string) func(*http.Request, string, int) ([]query.Item, bool, error) {
+		return func(r *http.Request, prefix string, limit int) ([]query.Item, bool, error) {
+			var items []query.Item
+			var more bool
+			_, err := p.live.with(t, func(v *goka.View) (any, error) {
+				var err error
+				items, more, err = listView(v, trim(r)+prefix, len(trim(r)), limit)
+				return nil, err
+			})
+			return items, more, err
+		}
+	}
 	tables := map[string]query.Table{
 		// Connections are many; they are listed per principal instead.
 		"connections": {
-			Get:       views[DedupTable].Get,
+			Get:       get(DedupTable),
 			Key:       func(r *http.Request, id string) string { return schemas.ConnKey(cluster(r), id) },
 			Staleness: staleness(DedupTable),
 		},
 		"topics": {
-			Get: views[TopicsTable].Get,
-			Key: func(r *http.Request, name string) string { return schemas.TopicSummaryKey(cluster(r), name) },
-			List: func(r *http.Request, prefix string, limit int) ([]query.Item, bool, error) {
-				return listView(views[TopicsTable], cluster(r)+"|"+prefix, len(cluster(r))+1, limit)
-			},
+			Get:       get(TopicsTable),
+			Key:       func(r *http.Request, name string) string { return schemas.TopicSummaryKey(cluster(r), name) },
+			List:      list(TopicsTable, func(r *http.Request) string { return cluster(r) + "|" }),
 			Staleness: staleness(TopicsTable),
 		},
 		"principals": {
-			Get: views[PrincipalsTable].Get,
-			List: func(_ *http.Request, prefix string, limit int) ([]query.Item, bool, error) {
-				return listView(views[PrincipalsTable], prefix, 0, limit)
-			},
+			Get:       get(PrincipalsTable),
+			List:      list(PrincipalsTable, func(*http.Request) string { return "" }),
 			Staleness: staleness(PrincipalsTable),
 		},
 	}

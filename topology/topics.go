@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -62,9 +63,13 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 			tables[t.Topic()] = true
 		}
 	}
-	// ensure creates a missing topic and returns the partition count.
+	// ensure creates a missing topic, or checks the configs of an existing
+	// one, and returns the partition count.
 	ensure := func(name string, partitions int) (int, error) {
 		if d, ok := existing[name]; ok {
+			if err := checkConfigs(admin, name, tables[name] || c.compacted(name), extra[name]); err != nil {
+				return 0, err
+			}
 			return int(d.NumPartitions), nil
 		}
 		entries := map[string]*string{}
@@ -133,6 +138,37 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 		}
 	}
 	return plan, errors.Join(errs...)
+}
+
+// checkConfigs verifies an existing topic: state topics (tables, the
+// directory, topic ids, kaudit's config) must be compacted, or deleted
+// entries would come back and old state expire; routed destinations must
+// have the retention the routing config asks for. Errors say how to fix.
+func checkConfigs(admin sarama.ClusterAdmin, topic string, compact bool, want map[string]string) error {
+	names := []string{"cleanup.policy"}
+	for k := range want {
+		names = append(names, k)
+	}
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: names})
+	if err != nil {
+		return fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Value
+	}
+	var errs []error
+	if compact && !strings.Contains(got["cleanup.policy"], "compact") {
+		errs = append(errs, fmt.Errorf("topic %s has cleanup.policy=%s, but kaudit keeps state in it and needs compact: "+
+			"kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact", topic, got["cleanup.policy"], topic))
+	}
+	for k, v := range want {
+		if have, ok := got[k]; ok && have != v {
+			errs = append(errs, fmt.Errorf("topic %s has %s=%s, but the routing config asks for %s: change the topic "+
+				"(kafka-configs --alter --entity-type topics --entity-name %s --add-config %s=%s) or the routing config", topic, k, have, v, topic, k, v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // partitionsFor is the partition count of a topic kaudit creates. The

@@ -42,11 +42,13 @@ type Observer struct {
 
 // Settings are the parse settings the callbacks need.
 type Settings struct {
-	Rules    Rules
-	Cluster  string
-	Location *time.Location
-	Log      *slog.Logger
-	Observe  Observer
+	Rules Rules
+	// MaxLineBytes bounds an input line; 0 means schemas.MaxLineBytes.
+	MaxLineBytes int
+	Cluster      string
+	Location     *time.Location
+	Log          *slog.Logger
+	Observe      Observer
 	// Resolve maps topic ids to names for access reports; nil keeps ids.
 	Resolve func(ctx goka.Context) func(cluster, id string) (string, bool)
 	// Audited says whether a method is audited at all. Requests that are
@@ -81,7 +83,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			cluster = string(h)
 		}
 		r, err := schemas.ParseLine(raw, schemas.ParseOptions{
-			Cluster: cluster, Location: s.Location, Fallback: ctx.Timestamp(),
+			Cluster: cluster, Location: s.Location, Fallback: ctx.Timestamp(), MaxLineBytes: s.MaxLineBytes,
 		})
 		if errors.Is(err, schemas.ErrForwarded) {
 			call1(s.Observe.Skipped, "forwarded")

@@ -5,6 +5,7 @@ package enrich
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -52,6 +53,14 @@ type resource struct {
 	Result    any
 }
 
+// MaxRecordsPerRequest bounds the records one request fans out into. Real
+// admin requests name a few resources; a huge array is dead-lettered
+// rather than flooding the audit topics.
+const MaxRecordsPerRequest = 10000
+
+// ErrTooManyResources marks a request over MaxRecordsPerRequest.
+var ErrTooManyResources = errors.New("too many resources")
+
 // resourcesFunc finds the audited resources of one request.
 type resourcesFunc func(r *schemas.RequestLog, l Lookups) ([]resource, error)
 
@@ -69,6 +78,9 @@ func Enrich(r *schemas.RequestLog, c Cluster, l Lookups) ([]Record, error) {
 	res, err := find(r, l)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Method, err)
+	}
+	if len(res) > MaxRecordsPerRequest {
+		return nil, fmt.Errorf("%s: %d resources, limit %d: %w", m.Method, len(res), MaxRecordsPerRequest, ErrTooManyResources)
 	}
 	out := make([]Record, 0, len(res))
 	for _, x := range res {

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 
 	"github.com/lovoo/goka"
@@ -53,15 +54,19 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 		}
 		recs, err := Enrich(r, s.Cluster, l)
 		if err != nil {
-			s.Log.Warn("request not mappable, dead-lettered", "conn_id", r.Connection, "api", r.APIName, "err", err)
+			reason := ReasonEnrich
+			if errors.Is(err, ErrTooManyResources) {
+				reason = schemas.ReasonTooMany
+			}
+			s.Log.Warn("request not mappable, dead-lettered", "conn_id", r.Connection, "api", r.APIName, "reason", reason, "err", err)
 			// JSON, not the internal Avro, so the dead letter reads on its own.
 			raw, jerr := json.Marshal(r)
 			if jerr != nil {
 				ctx.Fail(jerr)
 			}
-			ctx.Emit(out.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(schemas.DeadLetterHeaders(ctx, ReasonEnrich, err)))
+			ctx.Emit(out.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(schemas.DeadLetterHeaders(ctx, reason, err)))
 			if s.Failed != nil {
-				s.Failed(ReasonEnrich)
+				s.Failed(reason)
 			}
 			return
 		}

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kaudit/kaudit/processors/dedup"
+	"github.com/kaudit/kaudit/processors/route"
+	"github.com/kaudit/kaudit/topology"
+	"github.com/kaudit/kaudit/topology/demo"
+	"github.com/kaudit/kaudit/topology/embedded"
+)
+
+// TestStartupChecks creates topics the wrong way before kaudit starts and
+// checks that Run refuses to start with an error that says what is wrong.
+func TestStartupChecks(t *testing.T) {
+	skipShort(t)
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, adm *kadm.Client, cfg *topology.Config)
+		wantErr []string
+	}{
+		{"table not compacted", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
+			_, err := adm.CreateTopic(context.Background(), 8, 1, map[string]*string{"cleanup.policy": ptr("delete")}, string(topology.DedupTable))
+			require.NoError(t, err)
+		}, []string{"topic kaudit-dedup-table has cleanup.policy=delete", "needs compact"}},
+		{"not co-partitioned", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
+			// The dedup group's loop must match its input; the audit group's
+			// only input (kaudit-requests) may have any count.
+			_, err := adm.CreateTopic(context.Background(), 3, 1, nil, topology.DedupGraph(cfg.Streams(), dedup.Settings{}).LoopStream().Topic())
+			require.NoError(t, err)
+			_, err = adm.CreateTopic(context.Background(), 8, 1, nil, cfg.Topics.Raw)
+			require.NoError(t, err)
+		}, []string{"topic kaudit-dedup-loop has 3 partitions but must have 8, like kafka-request-log", "co-partitioned"}},
+		{"destination retention differs", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
+			cfg.Routing = route.Config{
+				Routes:       []route.OrderedRoute{{Name: "all", Topics: []string{"audit-short"}}},
+				Destinations: map[string]route.Destination{"audit-short": {RetentionMs: 3600000}},
+			}
+			_, err := adm.CreateTopic(context.Background(), 8, 1, map[string]*string{"retention.ms": ptr("60000")}, "audit-short")
+			require.NoError(t, err)
+		}, []string{"topic audit-short has retention.ms=60000, but the routing config asks for 3600000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t)
+			cfg := topology.Defaults()
+			cfg.Brokers = b.Addrs()
+			adm := kadm.NewClient(newClient(t, b))
+			tc.prepare(t, adm, &cfg)
+			p, err := topology.New(cfg, topology.WithLogger(testLogger(t)))
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = p.Run(ctx)
+			require.Error(t, err)
+			for _, w := range tc.wantErr {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestBrokerRestart restarts the broker (same port, same data dir) under a
+// running pipeline: records from before and after the restart all arrive.
+func TestBrokerRestart(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	opts := embedded.Options{Listen: fmt.Sprintf("127.0.0.1:%d", port), DataDir: filepath.Join(dir, "kafka")}
+	b, err := embedded.Start(opts)
+	require.NoError(t, err)
+	cfg := topology.Defaults()
+	cfg.Brokers = b.Addrs()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	p, stop := runPipeline(t, cfg)
+	waitReady(t, p)
+
+	var before, after []string
+	for i := range 20 {
+		before = append(before, demo.Produce(t0, conn(i, "User:app"), 1, "orders", 0, 10))
+		after = append(after, demo.Produce(t0.Add(time.Minute), conn(100+i, "User:app"), 1, "orders", 0, 10))
+	}
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, before)
+	consumeN(t, b, cfg.Topics.Audit, 20, 0)
+
+	b.Close()
+	time.Sleep(time.Second) // the pipeline's clients notice the broker is gone
+	b, err = embedded.Start(opts)
+	require.NoError(t, err)
+	defer b.Close()
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, after)
+	recs := consumeN(t, b, cfg.Topics.Audit, 40, 2*time.Second)
+	require.GreaterOrEqual(t, len(recs), 40)
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[string(r.Key)] = true
+	}
+	require.Len(t, seen, 1, "all records are about topic orders")
+	stop()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
