@@ -356,9 +356,11 @@ func (c *Config) Router() (*route.Router, error) {
 	return route.New(c.Routing, confluent, c.Topics.Audit)
 }
 
-// loadSecrets reads secrets named by *_file settings. Files keep secrets
+// LoadSecrets reads secrets named by *_file and *_env settings (broker
+// credentials, certificates, the HTTP token). Commands that talk to Kafka
+// without a Pipeline call it after Validate. Files keep secrets
 // out of config files and process listings; their content is never logged.
-func (c *Config) loadSecrets() error {
+func (c *Config) LoadSecrets() error {
 	if err := c.Security.load(); err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	if err := cfg.loadSecrets(); err != nil {
+	if err := cfg.LoadSecrets(); err != nil {
 		return nil, err
 	}
 	router, err := cfg.Router()

@@ -47,7 +47,11 @@ func (f configFlags) loadWith(routing func(*routeOverrides)) (topology.Config, e
 		}
 		cfg.Routing.StrictTopicNames = cfg.Routing.StrictTopicNames || o.strict
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	// Every command that reaches Kafka needs the broker credentials.
+	return cfg, cfg.LoadSecrets()
 }
 
 func convertCmd(_ context.Context, args []string, stdout io.Writer) error {

@@ -5,6 +5,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,7 +30,21 @@ type Options struct {
 	Partitions int
 	// ClusterID is the cluster id the broker reports.
 	ClusterID string
-	Log       *slog.Logger
+	// SASLUsers, when set, turn on SASL authentication: every client must
+	// log in as one of them. Empty keeps the broker open. kfake closes the
+	// connection on bad credentials instead of answering with an error
+	// code, so clients see EOF where a real broker says "authentication
+	// failed".
+	SASLUsers []SASLUser
+	// TLS, when set, makes the listener speak TLS with this config.
+	TLS *tls.Config
+	Log *slog.Logger
+}
+
+// SASLUser is one SASL login of the embedded broker.
+type SASLUser struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism, User, Password string
 }
 
 // Broker is a running embedded broker.
@@ -85,6 +100,16 @@ func Start(o Options) (*Broker, error) {
 	}
 	if o.ClusterID != "" {
 		opts = append(opts, kfake.ClusterID(o.ClusterID))
+	}
+	if len(o.SASLUsers) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range o.SASLUsers {
+			// Superusers: kfake checks no ACLs for them.
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
+		}
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
 	}
 	if o.Log != nil {
 		opts = append(opts, kfake.WithLogger(slogLogger{o.Log}))
