@@ -76,9 +76,12 @@ func ClientIP(connection string) string {
 //go:embed connstate.avsc
 var connStateSchema string
 
+// connStateAvro is the schema the hand-written codec implements; tests
+// check the two agree.
 var connStateAvro = avroCodec(connStateSchema)
 
-// ConnStateCodec encodes *ConnState as Avro binary for the dedup table.
+// ConnStateCodec encodes *ConnState as Avro binary (connstate.avsc) for the
+// dedup table.
 type ConnStateCodec struct{}
 
 var _ goka.Codec = (*ConnStateCodec)(nil)
@@ -89,122 +92,106 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 	if !ok || s == nil {
 		return nil, fmt.Errorf("ConnStateCodec: cannot encode %T", value)
 	}
-	return avroEncode(connStateAvro, map[string]any{
-		"cluster":            s.Cluster,
-		"connection":         s.Connection,
-		"principal":          s.Principal,
-		"client_id":          s.ClientID,
-		"client_address":     s.ClientAddress,
-		"listener":           s.Listener,
-		"security_protocol":  s.SecurityProtocol,
-		"first_seen_ms":      s.FirstSeen.UnixMilli(),
-		"last_seen_ms":       s.LastSeen.UnixMilli(),
-		"requests":           s.Requests,
-		"first_produce":      firstToNative(s.FirstProduce),
-		"first_fetch":        firstToNative(s.FirstFetch),
-		"suppressed_produce": s.SuppressedProduce,
-		"suppressed_fetch":   s.SuppressedFetch,
-		"suppressed_bytes":   s.SuppressedBytes,
-		"topics":             topicsToNative(s.Topics),
-		"last_report_ms":     msOrZero(s.LastReport),
-		"epoch_ms":           msOrZero(s.Epoch),
-		"max_correlation_id": s.MaxCorrelationID,
+	w := avroWriter{b: make([]byte, 0, 256)}
+	w.str(s.Cluster)
+	w.str(s.Connection)
+	w.str(s.Principal)
+	w.str(s.ClientID)
+	w.str(s.ClientAddress)
+	w.str(s.Listener)
+	w.str(s.SecurityProtocol)
+	w.long(s.FirstSeen.UnixMilli())
+	w.long(s.LastSeen.UnixMilli())
+	w.long(s.Requests)
+	writeFirst(&w, s.FirstProduce)
+	writeFirst(&w, s.FirstFetch)
+	w.long(s.SuppressedProduce)
+	w.long(s.SuppressedFetch)
+	w.long(s.SuppressedBytes)
+	w.array(len(s.Topics), func(i int) {
+		w.str(s.Topics[i].Topic)
+		writeCounts(&w, s.Topics[i].Total)
+		writeCounts(&w, s.Topics[i].Pending)
 	})
+	w.long(msOrZero(s.LastReport))
+	w.long(msOrZero(s.Epoch))
+	w.int(s.MaxCorrelationID)
+	return w.b, nil
 }
 
 // Decode implements goka.Codec.
 func (*ConnStateCodec) Decode(data []byte) (any, error) {
-	m, err := avroDecode(connStateAvro, data)
-	if err != nil {
+	r := avroReader{b: data}
+	s := &ConnState{}
+	s.Cluster = r.str()
+	s.Connection = r.str()
+	s.Principal = r.str()
+	s.ClientID = r.str()
+	s.ClientAddress = r.str()
+	s.Listener = r.str()
+	s.SecurityProtocol = r.str()
+	s.FirstSeen = time.UnixMilli(r.long()).UTC()
+	s.LastSeen = time.UnixMilli(r.long()).UTC()
+	s.Requests = r.long()
+	s.FirstProduce = readFirst(&r)
+	s.FirstFetch = readFirst(&r)
+	s.SuppressedProduce = r.long()
+	s.SuppressedFetch = r.long()
+	s.SuppressedBytes = r.long()
+	r.array(func() {
+		t := TopicAccess{Topic: r.str()}
+		t.Total = readCounts(&r)
+		t.Pending = readCounts(&r)
+		s.Topics = append(s.Topics, t)
+	})
+	s.LastReport = timeOrZero(r.long())
+	s.Epoch = timeOrZero(r.long())
+	s.MaxCorrelationID = r.int()
+	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("ConnStateCodec: %w", err)
 	}
-	return &ConnState{
-		Cluster:           m["cluster"].(string),
-		Connection:        m["connection"].(string),
-		Principal:         m["principal"].(string),
-		ClientID:          m["client_id"].(string),
-		ClientAddress:     m["client_address"].(string),
-		Listener:          m["listener"].(string),
-		SecurityProtocol:  m["security_protocol"].(string),
-		FirstSeen:         time.UnixMilli(m["first_seen_ms"].(int64)).UTC(),
-		LastSeen:          time.UnixMilli(m["last_seen_ms"].(int64)).UTC(),
-		Requests:          m["requests"].(int64),
-		FirstProduce:      firstFromNative(m["first_produce"]),
-		FirstFetch:        firstFromNative(m["first_fetch"]),
-		SuppressedProduce: m["suppressed_produce"].(int64),
-		SuppressedFetch:   m["suppressed_fetch"].(int64),
-		SuppressedBytes:   m["suppressed_bytes"].(int64),
-		Topics:            topicsFromNative(m["topics"]),
-		LastReport:        timeOrZero(m["last_report_ms"].(int64)),
-		Epoch:             timeOrZero(m["epoch_ms"].(int64)),
-		MaxCorrelationID:  m["max_correlation_id"].(int32),
-	}, nil
+	return s, nil
 }
 
-const firstRequestName = "io.kaudit.FirstRequest"
-
-func firstToNative(f *FirstRequest) any {
+// writeFirst writes a ["null", FirstRequest] union.
+func writeFirst(w *avroWriter, f *FirstRequest) {
 	if f == nil {
+		w.long(0)
+		return
+	}
+	w.long(1)
+	w.long(f.Time.UnixMilli())
+	w.int(f.CorrelationID)
+	w.array(len(f.Topics), func(i int) { w.str(f.Topics[i]) })
+	w.int(f.SourcePartition)
+	w.long(f.SourceOffset)
+}
+
+func readFirst(r *avroReader) *FirstRequest {
+	if !r.union() {
 		return nil
 	}
-	return map[string]any{firstRequestName: map[string]any{
-		"time_ms":          f.Time.UnixMilli(),
-		"correlation_id":   f.CorrelationID,
-		"topics":           stringsToNative(f.Topics),
-		"source_partition": f.SourcePartition,
-		"source_offset":    f.SourceOffset,
-	}}
+	f := &FirstRequest{Time: time.UnixMilli(r.long()).UTC(), CorrelationID: r.int()}
+	r.array(func() { f.Topics = append(f.Topics, r.str()) })
+	f.SourcePartition = r.int()
+	f.SourceOffset = r.long()
+	return f
 }
 
-func firstFromNative(v any) *FirstRequest {
-	u, ok := v.(map[string]any)
-	if !ok {
-		return nil
-	}
-	m := u[firstRequestName].(map[string]any)
-	return &FirstRequest{
-		Time:            time.UnixMilli(m["time_ms"].(int64)).UTC(),
-		CorrelationID:   m["correlation_id"].(int32),
-		Topics:          stringsFromNative(m["topics"]),
-		SourcePartition: m["source_partition"].(int32),
-		SourceOffset:    m["source_offset"].(int64),
-	}
+// writeCounts writes an AccessCounts record.
+func writeCounts(w *avroWriter, a Access) {
+	w.long(a.Produce)
+	w.long(a.Fetch)
+	w.long(a.Denied)
+	w.long(a.Bytes)
+	w.long(msOrZero(a.First))
+	w.long(msOrZero(a.Last))
 }
 
-func topicsToNative(ts []TopicAccess) []any {
-	out := make([]any, len(ts))
-	for i, t := range ts {
-		out[i] = map[string]any{"topic": t.Topic, "total": countsToNative(t.Total), "pending": countsToNative(t.Pending)}
-	}
-	return out
-}
-
-func topicsFromNative(v any) []TopicAccess {
-	raw, _ := v.([]any)
-	if len(raw) == 0 {
-		return nil
-	}
-	out := make([]TopicAccess, len(raw))
-	for i, r := range raw {
-		m, _ := r.(map[string]any)
-		out[i] = TopicAccess{Topic: str(m["topic"]), Total: countsFromNative(m["total"]), Pending: countsFromNative(m["pending"])}
-	}
-	return out
-}
-
-func countsToNative(a Access) map[string]any {
-	return map[string]any{
-		"produce": a.Produce, "fetch": a.Fetch, "denied": a.Denied, "bytes": a.Bytes,
-		"first_ms": msOrZero(a.First), "last_ms": msOrZero(a.Last),
-	}
-}
-
-func countsFromNative(v any) Access {
-	m, _ := v.(map[string]any)
-	i := func(k string) int64 { n, _ := m[k].(int64); return n }
+func readCounts(r *avroReader) Access {
 	return Access{
-		Produce: i("produce"), Fetch: i("fetch"), Denied: i("denied"), Bytes: i("bytes"),
-		First: timeOrZero(i("first_ms")), Last: timeOrZero(i("last_ms")),
+		Produce: r.long(), Fetch: r.long(), Denied: r.long(), Bytes: r.long(),
+		First: timeOrZero(r.long()), Last: timeOrZero(r.long()),
 	}
 }
 

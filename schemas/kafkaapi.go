@@ -14,63 +14,8 @@ const (
 
 // The request and response bodies below mirror Kafka's generated JSON
 // converters (FORMATS.md A.8) for the fields kaudit reads. Version-dependent
-// fields are all present; the ones a version lacks stay zero.
-
-// ProduceRequest is the logged body of a Produce request.
-type ProduceRequest struct {
-	TransactionalID *string `json:"transactionalId"`
-	Acks            int16   `json:"acks"`
-	TopicData       []struct {
-		Name          string `json:"name"`
-		TopicID       string `json:"topicId"` // v13+
-		PartitionData []struct {
-			Index              int32 `json:"index"`
-			RecordsSizeInBytes int64 `json:"recordsSizeInBytes"`
-		} `json:"partitionData"`
-	} `json:"topicData"`
-}
-
-// ProduceResponse is the logged body of a Produce response; "" for acks=0.
-type ProduceResponse struct {
-	Responses []struct {
-		Name               string `json:"name"`
-		TopicID            string `json:"topicId"`
-		PartitionResponses []struct {
-			Index        int32   `json:"index"`
-			ErrorCode    int16   `json:"errorCode"`
-			ErrorMessage *string `json:"errorMessage"`
-		} `json:"partitionResponses"`
-	} `json:"responses"`
-}
-
-// FetchRequest is the logged body of a Fetch request.
-type FetchRequest struct {
-	ReplicaID    *int32          `json:"replicaId"`    // v0–14; -1 for consumers
-	ReplicaState json.RawMessage `json:"replicaState"` // v15+, followers only
-	Topics       []struct {
-		Topic   string `json:"topic"`   // v0–12
-		TopicID string `json:"topicId"` // v13+
-	} `json:"topics"`
-}
-
-// IsFollower reports whether the fetch came from a replica, not a consumer.
-func (f *FetchRequest) IsFollower() bool {
-	return (f.ReplicaID != nil && *f.ReplicaID >= 0) || len(f.ReplicaState) > 0
-}
-
-// FetchResponse is the logged body of a Fetch response.
-type FetchResponse struct {
-	ErrorCode int16 `json:"errorCode"`
-	Responses []struct {
-		Topic      string `json:"topic"`
-		TopicID    string `json:"topicId"`
-		Partitions []struct {
-			PartitionIndex     int32 `json:"partitionIndex"`
-			ErrorCode          int16 `json:"errorCode"`
-			RecordsSizeInBytes int64 `json:"recordsSizeInBytes"`
-		} `json:"partitions"`
-	} `json:"responses"`
-}
+// fields are all present; the ones a version lacks stay zero. Produce and
+// Fetch are read on the hot path by fastparse.go instead.
 
 // CreateTopicsRequest is the logged body of a CreateTopics request.
 type CreateTopicsRequest struct {

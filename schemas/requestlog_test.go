@@ -228,13 +228,20 @@ func TestParseLineExamples(t *testing.T) {
 			require.Equal(t, tc.topics, r.Topics)
 			require.Equal(t, tc.recordBytes, r.RecordBytes)
 
-			// The bodies stay verbatim: the request is the JSON object
-			// between `"request":` and `,"response":`.
-			require.True(t, json.Valid(r.Request), "request %s", r.Request)
-			require.True(t, json.Valid(r.Response), "response %s", r.Response)
-			require.Contains(t, tc.line, `"request":`+string(r.Request)+`,"response":`+string(r.Response)+`,"connection":`)
-			if tc.response != "" {
-				require.Equal(t, tc.response, string(r.Response))
+			if r.APIKey == APIProduce || r.APIKey == APIFetch {
+				// Produce and Fetch keep only topics, bytes and outcomes: their
+				// bodies are never needed again, and they are most lines.
+				require.Nil(t, r.Request)
+				require.Nil(t, r.Response)
+				require.Len(t, r.TopicErrors, len(r.Topics))
+				require.Len(t, r.TopicBytes, len(r.Topics))
+			} else {
+				// Other bodies stay, as JSON equal to what Kafka wrote.
+				require.True(t, json.Valid(r.Request), "request %s", r.Request)
+				require.True(t, json.Valid(r.Response), "response %s", r.Response)
+				if tc.response != "" {
+					require.JSONEq(t, tc.response, string(r.Response))
+				}
 			}
 			require.Zero(t, r.SourcePartition)
 			require.Zero(t, r.SourceOffset)
@@ -472,15 +479,13 @@ func TestParseLineErrors(t *testing.T) {
 }
 
 func TestParseLineErrorCauses(t *testing.T) {
-	t.Run("syntax error is kept", func(t *testing.T) {
+	t.Run("syntax error says where", func(t *testing.T) {
 		_, err := ParseLine([]byte(lineProduceOK[:200]), ParseOptions{})
-		var se *json.SyntaxError
-		require.ErrorAs(t, err, &se)
+		require.ErrorContains(t, err, "cannot parse")
 	})
-	t.Run("type error is kept", func(t *testing.T) {
+	t.Run("type error names the field", func(t *testing.T) {
 		_, err := ParseLine([]byte(edit(lineProduceOK, `"correlationId":12`, `"correlationId":"12"`)), ParseOptions{})
-		var te *json.UnmarshalTypeError
-		require.ErrorAs(t, err, &te)
+		require.ErrorContains(t, err, "requestHeader.correlationId is string, want integer")
 	})
 	t.Run("timestamp error is kept", func(t *testing.T) {
 		_, err := ParseLine([]byte(edit(lineProduceOK, "[2024-10-25 09:14:03,117]", "[2024-10-25 25:14:03,117]")), ParseOptions{})

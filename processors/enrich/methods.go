@@ -133,22 +133,26 @@ func topicName(r *schemas.RequestLog, l Lookups, name, id string) string {
 	return id
 }
 
-func produceResources(r *schemas.RequestLog, l Lookups) ([]resource, error) {
-	var req schemas.ProduceRequest
-	var resp schemas.ProduceResponse
-	if err := decodeBoth(r, &req, &resp); err != nil {
-		return nil, err
-	}
-	codes := map[string][]int16{}
-	for _, t := range resp.Responses {
-		for _, p := range t.PartitionResponses {
-			codes[t.Name+t.TopicID] = append(codes[t.Name+t.TopicID], p.ErrorCode)
+// dataTopics walks the topics of a Produce or Fetch as the parser kept
+// them (schemas.ParseLine keeps topics and outcomes, not the bodies),
+// naming v13+ topic ids through the catalog.
+func dataTopics(r *schemas.RequestLog, l Lookups, each func(name string, code int16)) {
+	for i, t := range r.Topics {
+		name := t
+		if r.APIVersion >= 13 { // Produce and Fetch name topics by id from v13
+			name = topicName(r, l, "", t)
 		}
+		var code int16
+		if i < len(r.TopicErrors) {
+			code = r.TopicErrors[i]
+		}
+		each(name, code)
 	}
-	out := make([]resource, 0, len(req.TopicData))
-	for _, t := range req.TopicData {
-		name := topicName(r, l, t.Name, t.TopicID)
-		code := firstError(codes[t.Name+t.TopicID]...)
+}
+
+func produceResources(r *schemas.RequestLog, l Lookups) ([]resource, error) {
+	out := make([]resource, 0, len(r.Topics))
+	dataTopics(r, l, func(name string, code int16) {
 		out = append(out, resource{
 			Type: ResTopic, Name: name, ErrorCode: code,
 			// The seed records neither partition nor offset: one record
@@ -164,28 +168,13 @@ func produceResources(r *schemas.RequestLog, l Lookups) ([]resource, error) {
 				ErrorType string  `json:"errorType"`
 			}{nil, nil, code, errorType(code)},
 		})
-	}
+	})
 	return out, nil
 }
 
 func fetchResources(r *schemas.RequestLog, l Lookups) ([]resource, error) {
-	var req schemas.FetchRequest
-	var resp schemas.FetchResponse
-	if err := decodeBoth(r, &req, &resp); err != nil {
-		return nil, err
-	}
-	codes := map[string][]int16{}
-	for _, t := range resp.Responses {
-		for _, p := range t.Partitions {
-			codes[t.Topic+t.TopicID] = append(codes[t.Topic+t.TopicID], p.ErrorCode)
-		}
-	}
-	out := make([]resource, 0, len(req.Topics))
-	for _, t := range req.Topics {
-		code := firstError(codes[t.Topic+t.TopicID]...)
-		if code == 0 {
-			code = resp.ErrorCode
-		}
+	out := make([]resource, 0, len(r.Topics))
+	dataTopics(r, l, func(name string, code int16) {
 		// The seed writes the error name as the message on success, and
 		// Kafka's default message on failure.
 		msg := errorType(code)
@@ -193,14 +182,14 @@ func fetchResources(r *schemas.RequestLog, l Lookups) ([]resource, error) {
 			msg = ErrorMessage(code)
 		}
 		out = append(out, resource{
-			Type: ResTopic, Name: topicName(r, l, t.Topic, t.TopicID), ErrorCode: code,
+			Type: ResTopic, Name: name, ErrorCode: code,
 			Request: struct {
 				Partition *int32 `json:"partition"`
 				Offset    *int64 `json:"offset"`
 			}{},
 			Result: defaultResult(code, &msg),
 		})
-	}
+	})
 	return out, nil
 }
 
