@@ -24,7 +24,18 @@ func requestLogNative(r *RequestLog) map[string]any {
 		"topics": stringsToNative(r.Topics), "record_bytes": r.RecordBytes, "follower": r.Follower,
 		"error_code": int32(r.ErrorCode), "topic_bytes": int64sToNative(r.TopicBytes),
 		"conn_epoch_ms": msOrZero(r.ConnEpoch), "topic_errors": int16sToNative(r.TopicErrors),
+		"batch": batchNative(r.Batch), "batch_produce": r.BatchProduce, "batch_fetch": r.BatchFetch,
 	}
+}
+
+func batchNative(bs []BatchAccess) []any {
+	out := make([]any, len(bs))
+	for i, b := range bs {
+		a := b.Access
+		out[i] = map[string]any{"topic": b.Topic, "access": map[string]any{"produce": a.Produce, "fetch": a.Fetch,
+			"denied": a.Denied, "bytes": a.Bytes, "first_ms": msOrZero(a.First), "last_ms": msOrZero(a.Last)}}
+	}
+	return out
 }
 
 func int64sToNative(ns []int64) []any {
@@ -93,6 +104,10 @@ func randomRequestLog(rng *rand.Rand) *RequestLog {
 	}
 	if rng.IntN(2) == 1 {
 		r.ConnEpoch = t.Add(-time.Hour)
+	}
+	if rng.IntN(3) == 0 {
+		r.Batch = []BatchAccess{{Topic: str(), Access: Access{Produce: rng.Int64N(1000), Bytes: rng.Int64N(1 << 30), First: t, Last: t}}}
+		r.BatchProduce, r.BatchFetch = rng.Int64N(1000), rng.Int64N(1000)
 	}
 	for range rng.IntN(5) {
 		r.Topics = append(r.Topics, str())

@@ -49,6 +49,12 @@ type RequestLog struct {
 	// ErrorCode is the Produce/Fetch outcome: an authorization error if any
 	// partition got one, else the first non-zero partition error, else 0.
 	ErrorCode int16
+	// Batch, BatchProduce and BatchFetch are set on batch records only
+	// (APIName BatchAPI): repeat Produce/Fetch requests of one connection
+	// counted on the input side, per topic, and in total.
+	Batch        []BatchAccess
+	BatchProduce int64
+	BatchFetch   int64
 	// ConnEpoch is the epoch of the connection state that kept the request
 	// (ConnState.Epoch); it is part of record ids. Set by the dedup step.
 	ConnEpoch time.Time
@@ -298,6 +304,12 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	w.array(len(r.TopicBytes), func(i int) { w.long(r.TopicBytes[i]) })
 	w.long(msOrZero(r.ConnEpoch))
 	w.array(len(r.TopicErrors), func(i int) { w.int(int32(r.TopicErrors[i])) })
+	w.array(len(r.Batch), func(i int) {
+		w.str(r.Batch[i].Topic)
+		writeCounts(&w, r.Batch[i].Access)
+	})
+	w.long(r.BatchProduce)
+	w.long(r.BatchFetch)
 	return w.b, nil
 }
 
@@ -330,6 +342,13 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 	rd.array(func() { r.TopicBytes = append(r.TopicBytes, rd.long()) })
 	r.ConnEpoch = timeOrZero(rd.long())
 	rd.array(func() { r.TopicErrors = append(r.TopicErrors, int16(rd.int())) })
+	rd.array(func() {
+		b := BatchAccess{Topic: rd.str()}
+		b.Access = readCounts(&rd)
+		r.Batch = append(r.Batch, b)
+	})
+	r.BatchProduce = rd.long()
+	r.BatchFetch = rd.long()
 	if err := rd.done(); err != nil {
 		return nil, fmt.Errorf("RequestLogCodec: %w", err)
 	}
@@ -355,6 +374,15 @@ func stringsFromNative(v any) []string {
 	}
 	return out
 }
+
+// BatchAccess is one topic's share of a batch record.
+type BatchAccess struct {
+	Topic  string
+	Access Access
+}
+
+// BatchAPI marks the dedup group's batch records on its loop topic.
+const BatchAPI = "KAUDIT_BATCH"
 
 // ExpireAPI marks the dedup group's own eviction messages on its loop
 // topic; no Kafka API has this name.

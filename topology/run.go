@@ -45,6 +45,7 @@ type Pipeline struct {
 	staleness atomic.Value // map[goka.Table]Staleness, from collectStats
 	recent    *recent
 	sweeper   *sweeper
+	batcher   *dedup.Batcher
 	live      liveViews
 }
 
@@ -75,6 +76,14 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent(),
 		sweeper: &sweeper{rules: dedup.Rules{TTL: cfg.Dedup.TTL}}}
+	p.batcher = &dedup.Batcher{Rules: p.sweeper.rules, Known: func(key string) *schemas.ConnState {
+		v, err := p.live.with(DedupTable, func(v *goka.View) (any, error) { return v.Get(key) })
+		if err != nil {
+			return nil // restarting: let the table owner decide
+		}
+		st, _ := v.(*schemas.ConnState)
+		return st
+	}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -105,6 +114,7 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	obs.Seen = p.sweeper.seen
 	d := DedupGraph(st, dedup.Settings{
 		Rules:        p.sweeper.rules,
+		Batcher:      p.batcher,
 		MaxLineBytes: p.cfg.Input.MaxLineBytes,
 		Cluster:      p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
@@ -276,7 +286,7 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 	procCtx, stopProcs := context.WithCancel(context.Background())
 	defer stopProcs()
 	p.live.set(views)
-	var front sync.WaitGroup // stats collector and sweeper
+	var front sync.WaitGroup // stats collector and housekeeping
 	front.Add(2)
 	go func() {
 		defer front.Done()
@@ -284,12 +294,7 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 	}()
 	go func() {
 		defer front.Done()
-		p.sweeper.run(egCtx, views[DedupTable], func(key string, marker *schemas.RequestLog) error {
-			return loop.EmitSync(key, marker)
-		}, func(n int) { p.metrics.expiring.Add(float64(n)) })
-		if err := loop.Finish(); err != nil {
-			p.log.Warn("sweeper emitter did not flush", "err", err)
-		}
+		p.housekeeping(egCtx, views[DedupTable], loop)
 	}()
 	eg.Go(func() error {
 		<-egCtx.Done()
@@ -338,6 +343,42 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 		return nil, ErrRestarting
 	}
 	return f(v)
+}
+
+// housekeeping sends the batcher's due batches every second and runs the
+// sweeper, both through the dedup group's loop topic, until ctx is done;
+// then it sends every pending batch, so a graceful stop keeps all counts.
+func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, loop *goka.Emitter) {
+	send := func(all bool) {
+		for key, rec := range p.batcher.Due(all) {
+			if _, err := loop.Emit(key, rec); err != nil {
+				p.log.Warn("batch not sent; its counts are lost", "conn_id", rec.Connection, "err", err)
+			}
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	sweep := time.NewTicker(p.sweeper.interval())
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			send(true)
+			if err := loop.Finish(); err != nil {
+				p.log.Warn("loop emitter did not flush", "err", err)
+			}
+			return
+		case <-tick.C:
+			send(false)
+		case <-sweep.C:
+			n, err := p.sweeper.sweepOnce(view, p.sweeper.now(), func(key string, marker *schemas.RequestLog) error {
+				return loop.EmitSync(key, marker)
+			})
+			if err == nil { // else the view is recovering or stopping: next time
+				p.metrics.expiring.Add(float64(n))
+			}
+		}
+	}
 }
 
 // collectStats marks the pipeline ready once every processor and view has

@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,27 +67,8 @@ func (s *sweeper) interval() time.Duration {
 	return min(max(s.rules.TTL/4, 10*time.Second), 5*time.Minute)
 }
 
-// run sweeps until ctx is done.
-func (s *sweeper) run(ctx context.Context, view *goka.View, emit func(key string, marker *schemas.RequestLog) error, evictable func(int)) {
-	if s.rules.TTL <= 0 {
-		return
-	}
-	tick := time.NewTicker(s.interval())
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := time.UnixMilli(s.streamTime.Load()).UTC()
-		n, err := s.sweepOnce(view, now, emit)
-		if err != nil {
-			continue // the view is recovering or stopping; try next time
-		}
-		evictable(n)
-	}
-}
+// now is the stream time: the latest log time processed here.
+func (s *sweeper) now() time.Time { return time.UnixMilli(s.streamTime.Load()).UTC() }
 
 // sweepOnce sends an expire marker for every idle connection this instance
 // owns and returns how many it sent.

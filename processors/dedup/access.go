@@ -57,15 +57,20 @@ func Track(st *schemas.ConnState, r *schemas.RequestLog, resolve func(cluster, i
 		ta.Total.Add(a)
 		ta.Pending.Add(a)
 	}
-	pending := int64(0)
-	for _, t := range st.Topics {
-		pending += t.Pending.Produce + t.Pending.Fetch
-	}
-	due := newTopic || r.Denied() || pending >= reportAfter || r.Time.Sub(st.LastReport) >= reportEvery
+	due := newTopic || r.Denied() || pendingRequests(st) >= reportAfter || r.Time.Sub(st.LastReport) >= reportEvery
 	if !due {
 		return nil
 	}
 	return Flush(st, r.Time, r.API().Method, schemas.ErrorName(r.ErrorCode))
+}
+
+// pendingRequests counts the requests a connection has not reported yet.
+func pendingRequests(st *schemas.ConnState) int64 {
+	var n int64
+	for _, t := range st.Topics {
+		n += t.Pending.Produce + t.Pending.Fetch
+	}
+	return n
 }
 
 // Flush reports all pending access of a connection and clears it. method

@@ -51,6 +51,8 @@ type Settings struct {
 	Observe      Observer
 	// Resolve maps topic ids to names for access reports; nil keeps ids.
 	Resolve func(ctx goka.Context) func(cluster, id string) (string, bool)
+	// Batcher, if set, counts repeat Produce/Fetch on the input side.
+	Batcher *Batcher
 	// Audited says whether a method is audited at all. Requests that are
 	// not are dropped here, before the loop, so chatty APIs (Metadata,
 	// Heartbeat, OffsetCommit) cost one parse and nothing more. Nil audits
@@ -115,7 +117,15 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			call1(s.Observe.NotAudited, r.APIName)
 			return
 		}
-		ctx.Loopback(schemas.ConnKey(r.Cluster, r.Connection), r)
+		key := schemas.ConnKey(r.Cluster, r.Connection)
+		if full, absorbed := s.Batcher.absorb(r, key); absorbed {
+			call1(s.Observe.Suppressed, r.APIName)
+			if full != nil {
+				ctx.Loopback(key, full)
+			}
+			return
+		}
+		ctx.Loopback(key, r)
 	}
 }
 
@@ -142,6 +152,16 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 		}
 		if s.Observe.Seen != nil {
 			s.Observe.Seen(r.Time)
+		}
+		if r.APIName == schemas.BatchAPI {
+			st = applyBatch(st, r)
+			if st.LastReport.IsZero() || r.Time.Sub(st.LastReport) >= reportEvery || pendingRequests(st) >= reportAfter {
+				for _, d := range Flush(st, r.Time, "", "") {
+					EmitAccess(ctx, out, &d)
+				}
+			}
+			ctx.SetValue(st)
+			return
 		}
 		st, keep := s.Rules.Decide(st, r)
 		var resolve func(cluster, id string) (string, bool)
