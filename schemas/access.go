@@ -173,20 +173,9 @@ func (c jsonAvroCodec[T]) encode(value any) ([]byte, error) {
 }
 
 func (c jsonAvroCodec[T]) decode(data []byte) (any, error) {
-	codec, err := c.codec()
+	m, err := avroDecode(c.codec, data)
 	if err != nil {
 		return nil, err
-	}
-	native, rest, err := codec.NativeFromBinary(data)
-	if err != nil {
-		return nil, err
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%d trailing bytes after the record", len(rest))
-	}
-	m, ok := native.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("decoded %T, want a record", native)
 	}
 	js, err := json.Marshal(m["value"])
 	if err != nil {

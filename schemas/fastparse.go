@@ -231,6 +231,47 @@ func topicKey(t *fastjson.Value, nameField string) (string, error) {
 	return nonEmpty(name, id), nil
 }
 
+// topicStat is one topic entry of a Produce/Fetch body: its partitions'
+// record bytes, summed, and their error codes, folded.
+type topicStat struct {
+	bytes int64
+	code  int16
+}
+
+// eachTopic walks body[list], the topic entries of a Produce/Fetch body in
+// order, with each entry's partitions (entry[parts]) summarised.
+func eachTopic(body *fastjson.Value, list, name, parts string, each func(key string, s topicStat)) error {
+	topics, err := optArray(body, list)
+	if err != nil {
+		return err
+	}
+	for _, t := range topics {
+		k, err := topicKey(t, name)
+		if err != nil {
+			return err
+		}
+		ps, err := optArray(t, parts)
+		if err != nil {
+			return err
+		}
+		var st topicStat
+		for _, p := range ps {
+			size, _, err := optInt(p, "recordsSizeInBytes", math.MinInt64, math.MaxInt64)
+			if err != nil {
+				return err
+			}
+			code, _, err := optInt(p, "errorCode", math.MinInt16, math.MaxInt16)
+			if err != nil {
+				return err
+			}
+			st.bytes = addSize(st.bytes, size)
+			st.code = worseError(st.code, int16(code))
+		}
+		each(k, st)
+	}
+	return nil
+}
+
 // readProduce keeps what auditing needs of a Produce: each topic with its
 // record bytes and outcome. The bodies themselves are dropped: the dedup
 // step never needs them and the audit record shows only topics and codes.
@@ -245,55 +286,18 @@ func (r *RequestLog) readProduce(reqV, respV *fastjson.Value) error {
 	}
 	codes := map[string]int16{}
 	if resp != nil {
-		topics, err := optArray(resp, "responses")
-		if err != nil {
+		if err := eachTopic(resp, "responses", "name", "partitionResponses", func(k string, s topicStat) {
+			codes[k] = worseError(codes[k], s.code)
+		}); err != nil {
 			return err
-		}
-		for _, t := range topics {
-			k, err := topicKey(t, "name")
-			if err != nil {
-				return err
-			}
-			parts, err := optArray(t, "partitionResponses")
-			if err != nil {
-				return err
-			}
-			for _, p := range parts {
-				code, _, err := optInt(p, "errorCode", math.MinInt16, math.MaxInt16)
-				if err != nil {
-					return err
-				}
-				codes[k] = worseError(codes[k], int16(code))
-			}
 		}
 	}
 	if req == nil {
 		return nil
 	}
-	topics, err := optArray(req, "topicData")
-	if err != nil {
-		return err
-	}
-	for _, t := range topics {
-		k, err := topicKey(t, "name")
-		if err != nil {
-			return err
-		}
-		parts, err := optArray(t, "partitionData")
-		if err != nil {
-			return err
-		}
-		var n int64
-		for _, p := range parts {
-			size, _, err := optInt(p, "recordsSizeInBytes", math.MinInt64, math.MaxInt64)
-			if err != nil {
-				return err
-			}
-			n = addSize(n, size)
-		}
-		r.addTopic(k, n, codes[k])
-	}
-	return nil
+	return eachTopic(req, "topicData", "name", "partitionData", func(k string, s topicStat) {
+		r.addTopic(k, s.bytes, codes[k])
+	})
 }
 
 // readFetch keeps what auditing needs of a Fetch: each requested topic with
@@ -308,38 +312,18 @@ func (r *RequestLog) readFetch(reqV, respV *fastjson.Value) error {
 		return err
 	}
 	var top int16
-	bytes, codes := map[string]int64{}, map[string]int16{}
+	stats := map[string]topicStat{}
 	if resp != nil {
 		c, _, err := optInt(resp, "errorCode", math.MinInt16, math.MaxInt16)
 		if err != nil {
 			return err
 		}
 		top = int16(c)
-		topics, err := optArray(resp, "responses")
-		if err != nil {
+		if err := eachTopic(resp, "responses", "topic", "partitions", func(k string, s topicStat) {
+			have := stats[k]
+			stats[k] = topicStat{addSize(have.bytes, s.bytes), worseError(have.code, s.code)}
+		}); err != nil {
 			return err
-		}
-		for _, t := range topics {
-			k, err := topicKey(t, "topic")
-			if err != nil {
-				return err
-			}
-			parts, err := optArray(t, "partitions")
-			if err != nil {
-				return err
-			}
-			for _, p := range parts {
-				size, _, err := optInt(p, "recordsSizeInBytes", math.MinInt64, math.MaxInt64)
-				if err != nil {
-					return err
-				}
-				code, _, err := optInt(p, "errorCode", math.MinInt16, math.MaxInt16)
-				if err != nil {
-					return err
-				}
-				bytes[k] = addSize(bytes[k], size)
-				codes[k] = worseError(codes[k], int16(code))
-			}
 		}
 	}
 	r.ErrorCode = top
@@ -354,22 +338,13 @@ func (r *RequestLog) readFetch(reqV, respV *fastjson.Value) error {
 	if rs := req.Get("replicaState"); rs != nil && rs.Type() == fastjson.TypeObject {
 		r.Follower = true
 	}
-	topics, err := optArray(req, "topics")
-	if err != nil {
-		return err
-	}
-	for _, t := range topics {
-		k, err := topicKey(t, "topic")
-		if err != nil {
-			return err
+	return eachTopic(req, "topics", "topic", "partitions", func(k string, _ topicStat) {
+		s := stats[k]
+		if s.code == 0 {
+			s.code = top
 		}
-		code := codes[k]
-		if code == 0 {
-			code = top
-		}
-		r.addTopic(k, bytes[k], code)
-	}
-	return nil
+		r.addTopic(k, s.bytes, s.code)
+	})
 }
 
 // addTopic records one topic of a Produce/Fetch and folds its outcome into

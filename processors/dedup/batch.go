@@ -141,10 +141,7 @@ func applyBatch(st *schemas.ConnState, r *schemas.RequestLog) *schemas.ConnState
 		// Evicted since the batch began: start over, without a first record.
 		st = &schemas.ConnState{Cluster: r.Cluster, Connection: r.Connection, FirstSeen: r.Time, Epoch: r.Time}
 	}
-	setIfAny(&st.Principal, r.Principal)
-	setIfAny(&st.ClientID, r.ClientID)
-	setIfAny(&st.Listener, r.Listener)
-	setIfAny(&st.SecurityProtocol, r.SecurityProtocol)
+	identify(st, r)
 	if r.Time.After(st.LastSeen) {
 		st.LastSeen = r.Time
 	}
@@ -152,18 +149,11 @@ func applyBatch(st *schemas.ConnState, r *schemas.RequestLog) *schemas.ConnState
 	st.Requests += r.BatchProduce + r.BatchFetch
 	st.SuppressedProduce += r.BatchProduce
 	st.SuppressedFetch += r.BatchFetch
-	st.SuppressedBytes = addBytes(st.SuppressedBytes, r.RecordBytes)
+	st.SuppressedBytes += max(r.RecordBytes, 0)
 	for _, b := range r.Batch {
 		ta := topicAccess(st, b.Topic)
 		ta.Total.Add(b.Access)
 		ta.Pending.Add(b.Access)
 	}
 	return st
-}
-
-func addBytes(total, n int64) int64 {
-	if n <= 0 || total > 1<<62 {
-		return total
-	}
-	return total + n
 }

@@ -225,13 +225,7 @@ func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.C
 	}
 	r.ConnEpoch = st.Epoch
 	st.MaxCorrelationID = max(st.MaxCorrelationID, r.CorrelationID)
-	// Identity fields take the latest non-empty value: a connection
-	// authenticates once, and a request without a client id (header v0)
-	// must not erase the one an earlier request gave.
-	setIfAny(&st.Principal, r.Principal)
-	setIfAny(&st.ClientID, r.ClientID)
-	setIfAny(&st.Listener, r.Listener)
-	setIfAny(&st.SecurityProtocol, r.SecurityProtocol)
+	identify(st, r)
 	setIfAny(&st.ClientAddress, schemas.ClientIP(r.Connection))
 	// Lines of one connection can arrive out of order across raw partitions.
 	if r.Time.After(st.LastSeen) {
@@ -319,6 +313,17 @@ func (ru Rules) Expired(st *schemas.ConnState, now time.Time) bool {
 // evict it if it is still idle at stream time now.
 func ExpireMarker(cluster, connection string, now time.Time) *schemas.RequestLog {
 	return &schemas.RequestLog{Cluster: cluster, Connection: connection, APIKey: -1, APIName: schemas.ExpireAPI, Time: now}
+}
+
+// identify takes a request's identity fields into the state, keeping the
+// latest non-empty value: a connection authenticates once, and a request
+// without a client id (header v0) must not erase the one an earlier
+// request gave. Batch records carry the same fields.
+func identify(st *schemas.ConnState, r *schemas.RequestLog) {
+	setIfAny(&st.Principal, r.Principal)
+	setIfAny(&st.ClientID, r.ClientID)
+	setIfAny(&st.Listener, r.Listener)
+	setIfAny(&st.SecurityProtocol, r.SecurityProtocol)
 }
 
 func setIfAny(dst *string, v string) {
