@@ -25,6 +25,26 @@ test-short:
 e2e:
 	$(GO) test -race -count=1 ./e2e/...
 
+# Fault tolerance, full size (README.md, Fault tolerance): the embedded
+# broker and 3 `kaudit run` processes, 200k request-log lines, kill -9 of
+# random instances and a broker restart under load, then every expected
+# record id checked. `make test` runs a short variant. About 5 minutes on 2
+# cores. The summary line is printed last, also when the test fails.
+.PHONY: test-chaos
+test-chaos:
+	@sum=$$(mktemp); \
+	KAUDIT_CHAOS=full KAUDIT_CHAOS_SUMMARY=$$sum $(GO) test -count=1 -v -timeout 15m -run '^TestChaos$$' ./e2e/chaos/; \
+	rc=$$?; cat $$sum; rm -f $$sum; exit $$rc
+
+# The side-by-side benchmark (issue 7, BENCHMARKS.md): a sarama copy and
+# kaudit on one embedded broker and one generated workload, then latency at
+# half load, a 1M-connection table and its recovery. Prints a table and
+# writes $BENCH_OUT (default bench-results.json). About 15 minutes on 2
+# cores; never run by `test`. BENCH_ARGS passes flags (kaudit bench -h).
+.PHONY: bench
+bench: build
+	./$(BIN) bench --out "$${BENCH_OUT:-bench-results.json}" $(BENCH_ARGS)
+
 # Rewrite golden files (CloudEvent output, topology, sample log).
 golden:
 	UPDATE_GOLDEN=1 $(GO) test -count=1 ./processors/... ./topology/... ./e2e/...

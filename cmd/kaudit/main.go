@@ -31,6 +31,8 @@ var commands = []command{
 	{"principals", "manage the principal directory: put, delete, list", principalsCmd},
 	{"routes", "check a routing config against records: routes check < records.jsonl", routesCmd},
 	{"ship", "tail a broker's request log into the raw topic, following rotation", shipCmd},
+	{"query", "look up a connection, principal or topic on a running kaudit: query principal User:alice", queryCmd},
+	{"bench", "benchmark kaudit against a plain sarama copy on the embedded broker (make bench)", benchCmd},
 }
 
 func main() {

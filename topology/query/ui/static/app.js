@@ -22,7 +22,7 @@
       else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c == null) continue;
       e.append(c instanceof Node ? c : String(c));
     }
@@ -257,7 +257,7 @@
   // Recent records per destination, from /v1/stats.
   function sparkline(perMinute) {
     const max = Math.max(1, ...perMinute);
-    return el('span', { class: 'spark', title: 'records per minute, last ' + perMinute.length + ' minutes' },
+    return el('span', { class: 'spark', title: 'records per minute over the last ' + perMinute.length + ' minutes' },
       perMinute.map((n) => {
         const s = el('span');
         s.style.height = Math.round((n / max) * 100) + '%';
@@ -289,9 +289,9 @@
     for (const t of Object.keys(since)) ensure(t);
     const topics = Object.keys(perTopic).sort();
     box.replaceChildren(table('recent-table',
-      [{ h: 'Destination' }, { h: 'Last min', cls: NUM }, { h: 'Last hour', cls: NUM }, { h: 'Since start', cls: NUM }, { h: `Last ${window} min` }],
-      topics.map((t) => [el('span', { class: 'mono', text: t }), fmtNum(perTopic[t].spark[window - 1]), fmtNum(perTopic[t].hour),
-        fmtNum(since[t]), sparkline(perTopic[t].spark)])));
+      [{ h: 'Destination' }, { h: 'Last min', cls: NUM }, { h: 'Last hour', cls: NUM }, { h: 'Since start', cls: NUM }],
+      topics.map((t) => [[el('div', { class: 'mono', text: t }), sparkline(perTopic[t].spark)],
+        fmtNum(perTopic[t].spark[window - 1]), fmtNum(perTopic[t].hour), fmtNum(since[t])])));
     const c = body.counts || {};
     $('#counts').replaceChildren(props([
       ['Ready', body.ready ? 'yes' : 'no, recovering tables'],

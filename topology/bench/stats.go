@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Percentile is the p-th percentile (0..100) of sorted values, by linear
+// interpolation between closest ranks (the "R-7" method of numpy and
+// spreadsheets). It is NaN for no values.
+func Percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	if p <= 0 {
+		return sorted[0]
+	}
+	if p >= 100 {
+		return sorted[len(sorted)-1]
+	}
+	rank := p / 100 * float64(len(sorted)-1)
+	lo := int(rank)
+	frac := rank - float64(lo)
+	if lo+1 >= len(sorted) {
+		return sorted[lo]
+	}
+	return sorted[lo] + frac*(sorted[lo+1]-sorted[lo])
+}
+
+// Latency summarises latency samples in milliseconds.
+type Latency struct {
+	Samples int     `json:"samples"`
+	P50     float64 `json:"p50_ms"`
+	P90     float64 `json:"p90_ms"`
+	P99     float64 `json:"p99_ms"`
+	Max     float64 `json:"max_ms"`
+}
+
+// Summarise sorts ms in place and summarises it.
+func Summarise(ms []float64) Latency {
+	slices.Sort(ms)
+	l := Latency{Samples: len(ms)}
+	if len(ms) == 0 {
+		return l
+	}
+	l.P50, l.P90, l.P99, l.Max = Percentile(ms, 50), Percentile(ms, 90), Percentile(ms, 99), ms[len(ms)-1]
+	return l
+}
+
+// stampPrefix starts the client id of a line whose send time the latency
+// phase measures: `bench-<unix nanos>-<the usual client id>`.
+var stampPrefix = []byte(`"clientId":"bench-`)
+
+// appendStamp appends the client-id stamp for send time ns.
+func appendStamp(b []byte, ns int64) []byte {
+	b = append(b, "bench-"...)
+	b = strconv.AppendInt(b, ns, 10)
+	return append(b, '-')
+}
+
+// stampOf finds the send time in a request-log line or an audit record
+// (both carry the client id as "clientId":"...").
+func stampOf(b []byte) (int64, bool) {
+	i := bytes.Index(b, stampPrefix)
+	if i < 0 {
+		return 0, false
+	}
+	b = b[i+len(stampPrefix):]
+	end := bytes.IndexByte(b, '-')
+	if end <= 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(string(b[:end]), 10, 64)
+	return ns, err == nil
+}
+
+// ParseMetrics sums, per metric name, every sample of the wanted metrics
+// in a Prometheus text exposition (labels are summed over). Names not
+// found are absent from the map.
+func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name := line
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name = line[:i]
+		}
+		if !want[name] {
+			continue
+		}
+		// The value follows the labels (which may contain spaces in
+		// quoted values) and may be followed by a timestamp.
+		rest := line[len(name):]
+		if strings.HasPrefix(rest, "{") {
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			rest = rest[end+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		out[name] += v
+	}
+	return out, sc.Err()
+}
