@@ -92,7 +92,13 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 	for _, p := range []*topology.Pipeline{p1, p2} {
 		var st schemas.ConnState
 		c := conn(7, "User:app-2")
-		getJSON(t, p, "/v1/connections/"+url.PathEscape(c.ID), http.StatusOK, &st)
+		// Repeat requests are counted in batches that reach the table within
+		// dedup.BatchAge (plus a flush tick), so the counters settle shortly
+		// after the records are out.
+		require.Eventually(t, func() bool {
+			getJSON(t, p, "/v1/connections/"+url.PathEscape(c.ID), http.StatusOK, &st)
+			return st.Requests == 2*perConn
+		}, 30*time.Second, 200*time.Millisecond, "requests of %s: %d", c.ID, st.Requests)
 		require.Equal(t, c.ID, st.Connection)
 		require.Equal(t, "User:app-2", st.Principal)
 		require.Equal(t, "10.0.1.9", st.ClientAddress)
