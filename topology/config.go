@@ -329,6 +329,19 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// Losing an audit record to a leader change is worse than the latency.
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionLZ4
+	// Ride out a broker restart instead of failing emits: goka marks a
+	// message consumed when its emits complete, in completion order, so a
+	// failed emit followed by later successes could be committed past and
+	// lost (found by make test-chaos). Retries go on for minutes...
+	sc.Producer.Retry.Max = 1000
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	// ...and one request in flight per broker keeps a retried batch from
+	// landing after a later one, which would reorder a connection's
+	// requests on the loop topic.
+	sc.Net.MaxOpenRequests = 1
+	// JoinGroup blocks for up to the rebalance timeout; it must end before
+	// sarama's read timeout (30 s), or a slow rejoin fails every instance.
+	sc.Consumer.Group.Rebalance.Timeout = 25 * time.Second
 	c.Security.apply(sc)
 	return sc
 }

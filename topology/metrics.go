@@ -148,7 +148,9 @@ func (m *Metrics) observe(ctx context.Context, procs map[goka.Group]*goka.Proces
 	for g, proc := range procs {
 		for part, ps := range proc.StatsWithContext(ctx).Group {
 			for topic, in := range ps.Input {
-				m.lag.WithLabelValues(string(g), topic, strconv.Itoa(int(part))).Set(float64(max(in.OffsetLag, 0)))
+				// goka's lag is the high watermark minus the last processed
+				// offset, so a caught-up partition reads 1.
+				m.lag.WithLabelValues(string(g), topic, strconv.Itoa(int(part))).Set(float64(max(in.OffsetLag-1, 0)))
 			}
 		}
 	}
@@ -157,7 +159,7 @@ func (m *Metrics) observe(ctx context.Context, procs map[goka.Group]*goka.Proces
 		st := Staleness{Recovered: v.Recovered()}
 		for _, ps := range v.Stats(ctx).Partitions {
 			if ps.Input != nil {
-				st.Lag += max(ps.Input.OffsetLag, 0)
+				st.Lag += max(ps.Input.OffsetLag-1, 0) // as above
 			}
 		}
 		out[t] = st

@@ -59,7 +59,7 @@ var (
 	// or reorders records (README.md, Fault tolerance), which would fail
 	// every `make test`. KAUDIT_CHAOS_BROKER_RESTARTS=1 adds it.
 	short = scale{name: "short", lines: 20_000, conns: 2_000, kills: 2, brokerRestarts: 0,
-		produceFor: 20 * time.Second, drainTimeout: 90 * time.Second}
+		produceFor: 12 * time.Second, drainTimeout: 90 * time.Second}
 	full = scale{name: "full", lines: 200_000, conns: 20_000, kills: 6, brokerRestarts: 1,
 		produceFor: 150 * time.Second, drainTimeout: 4 * time.Minute}
 )
