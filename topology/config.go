@@ -33,8 +33,8 @@ type Config struct {
 	KafkaVersion string `yaml:"kafka_version"`
 	// HTTPAddr serves the query API and health endpoints; "" disables it.
 	HTTPAddr string `yaml:"http_addr"`
-	// HTTPToken, when set, is the bearer token the API, page and metrics
-	// require (probes stay open). Prefer KAUDIT_HTTP_TOKEN or
+	// HTTPToken, when set, is the bearer token the API and metrics require
+	// (probes and the page's static files stay open; the page sends it). Prefer KAUDIT_HTTP_TOKEN or
 	// http_token_file to writing it here.
 	HTTPToken string `yaml:"http_token"`
 	// HTTPTokenFile reads HTTPToken from a file (e.g. a mounted secret).

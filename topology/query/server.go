@@ -58,7 +58,7 @@ type Options struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// everything but /healthz and /readyz, which probes call.
 	Token string
-	// Extra adds read-only GET routes (e.g. /v1/stats, the page).
+	// Extra adds read-only GET routes behind the token (/v1/stats, /metrics).
 	Extra map[string]http.Handler
 }
 
