@@ -39,6 +39,31 @@ func (a *Access) Add(b Access) {
 // Empty reports whether nothing was counted.
 func (a Access) Empty() bool { return a.Produce == 0 && a.Fetch == 0 && a.Admin == 0 && a.Denied == 0 }
 
+// BoundAccess keeps a map of access counts within max entries, folding the
+// least recently seen entries into the overflow key, whose counts stay
+// exact. Summaries are re-encoded on every delta, so their maps must stay
+// bounded however many principals or resources appear.
+func BoundAccess(m map[string]*Access, max int, overflow string) {
+	for len(m) > max {
+		oldest := ""
+		for k, a := range m {
+			if k != overflow && (oldest == "" || a.Last.Before(m[oldest].Last)) {
+				oldest = k
+			}
+		}
+		if oldest == "" {
+			return
+		}
+		o := m[overflow]
+		if o == nil {
+			o = &Access{}
+			m[overflow] = o
+		}
+		o.Add(*m[oldest])
+		delete(m, oldest)
+	}
+}
+
 // TopicAccess is a connection's access to one topic: the running total and
 // the part of it not yet reported to the topic and principal tables.
 type TopicAccess struct {

@@ -58,3 +58,16 @@ func TestAccessAdd(t *testing.T) {
 	require.False(t, a.Empty())
 	require.True(t, Access{}.Empty())
 }
+
+func TestBoundAccess(t *testing.T) {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := map[string]*Access{}
+	for i := range 5 {
+		m[string(rune('a'+i))] = &Access{Produce: 1, First: t0, Last: t0.Add(time.Duration(i) * time.Minute)}
+	}
+	BoundAccess(m, 3, "*")
+	require.Len(t, m, 3)
+	require.Contains(t, m, "e", "the most recent stay")
+	require.Contains(t, m, "d")
+	require.EqualValues(t, 3, m["*"].Produce, "a, b, c fold into the overflow, counts exact")
+}

@@ -16,7 +16,13 @@ import (
 const (
 	MaxConnections = 100
 	MaxDenials     = 100
+	// MaxResources bounds the per-resource map; older resources fold into
+	// OverflowResource (schemas.BoundAccess).
+	MaxResources = 256
 )
+
+// OverflowResource holds the counts of resources beyond MaxResources.
+const OverflowResource = "*"
 
 // Fold adds one access delta to a principal's summary.
 func Fold(sum *schemas.PrincipalSummary, d *schemas.AccessDelta) *schemas.PrincipalSummary {
@@ -34,6 +40,7 @@ func Fold(sum *schemas.PrincipalSummary, d *schemas.AccessDelta) *schemas.Princi
 		sum.Resources[key] = a
 	}
 	a.Add(d.Access)
+	schemas.BoundAccess(sum.Resources, MaxResources, OverflowResource)
 	sum.Connections = seen(sum.Connections, d)
 	if d.Access.Denied > 0 && d.Method != "" {
 		sum.Denials = append(sum.Denials, schemas.Denial{

@@ -9,6 +9,15 @@ import (
 	"github.com/kaudit/kaudit/schemas"
 )
 
+// MaxPrincipals bounds a topic's per-principal map: every delta re-encodes
+// the summary, so an unbounded map makes busy topics ever slower (measured
+// with make bench). Beyond it, the least recently seen principal's counts
+// fold into OverflowPrincipal.
+const MaxPrincipals = 256
+
+// OverflowPrincipal holds the counts of principals beyond MaxPrincipals.
+const OverflowPrincipal = "*"
+
 // Fold adds one access delta to a topic's summary.
 func Fold(sum *schemas.TopicSummary, d *schemas.AccessDelta) *schemas.TopicSummary {
 	if sum == nil {
@@ -24,6 +33,7 @@ func Fold(sum *schemas.TopicSummary, d *schemas.AccessDelta) *schemas.TopicSumma
 		sum.Principals[d.Principal] = a
 	}
 	a.Add(d.Access)
+	schemas.BoundAccess(sum.Principals, MaxPrincipals, OverflowPrincipal)
 	return sum
 }
 
