@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -50,7 +51,7 @@ func newMetrics() *Metrics {
 		audited:    counter("audit_requests_total", "Kept requests read by the audit group, by API.", "api"),
 		rebalances: counter("rebalances_total", "Partition assignments received, by group.", "group"),
 		recovery:   gauge("recovery_seconds", "Seconds from start until the group or view had recovered its table.", "component"),
-		lag:        gauge("consumer_lag", "Messages not yet processed, by group, input topic and partition (this instance's partitions).", "group", "topic", "partition"),
+		lag:        gauge("consumer_lag", "Messages not yet committed by the group, by group, input topic and partition (the whole group, read from Kafka).", "group", "topic", "partition"),
 		viewLag:    gauge("view_lag", "Table messages a view has not applied yet: how stale its answers are.", "table"),
 		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
 	}
@@ -143,16 +144,10 @@ type Staleness struct {
 }
 
 // observe refreshes the lag gauges from goka's stats.
-func (m *Metrics) observe(ctx context.Context, procs map[goka.Group]*goka.Processor, views map[goka.Table]*goka.View) map[goka.Table]Staleness {
-	m.lag.Reset() // partitions move between instances
-	for g, proc := range procs {
-		for part, ps := range proc.StatsWithContext(ctx).Group {
-			for topic, in := range ps.Input {
-				// goka's lag is the high watermark minus the last processed
-				// offset, so a caught-up partition reads 1.
-				m.lag.WithLabelValues(string(g), topic, strconv.Itoa(int(part))).Set(float64(max(in.OffsetLag-1, 0)))
-			}
-		}
+func (m *Metrics) observe(ctx context.Context, lag map[lagKey]int64, views map[goka.Table]*goka.View) map[goka.Table]Staleness {
+	m.lag.Reset()
+	for k, n := range lag {
+		m.lag.WithLabelValues(k.group, k.topic, strconv.Itoa(int(k.partition))).Set(float64(n))
 	}
 	out := map[goka.Table]Staleness{}
 	for t, v := range views {
@@ -169,6 +164,42 @@ func (m *Metrics) observe(ctx context.Context, procs map[goka.Group]*goka.Proces
 			ready = 1
 		}
 		m.viewReady.WithLabelValues(string(t)).Set(ready)
+	}
+	return out
+}
+
+type lagKey struct {
+	group, topic string
+	partition    int32
+}
+
+// groupLag reads each group's lag from Kafka: high watermark minus the
+// committed offset, per input partition. goka's own stats are not used:
+// Processor.Stats reads its lookup views while a failing processor tears
+// them down (goka v1.1.17), which races.
+func groupLag(admin sarama.ClusterAdmin, client sarama.Client, inputs map[goka.Group][]string) map[lagKey]int64 {
+	out := map[lagKey]int64{}
+	for g, topics := range inputs {
+		parts := map[string][]int32{}
+		for _, t := range topics {
+			if ps, err := client.Partitions(t); err == nil {
+				parts[t] = ps
+			}
+		}
+		offsets, err := admin.ListConsumerGroupOffsets(string(g), parts)
+		if err != nil {
+			continue
+		}
+		for _, t := range topics {
+			for part, block := range offsets.Blocks[t] {
+				hwm, err := client.GetOffset(t, part, sarama.OffsetNewest)
+				if err != nil {
+					continue
+				}
+				committed := max(block.Offset, 0) // -1: nothing committed yet
+				out[lagKey{string(g), t, part}] = max(hwm-committed, 0)
+			}
+		}
 	}
 	return out
 }

@@ -385,6 +385,26 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, loop *goka
 // recovered, then keeps the lag and staleness gauges current until ctx is
 // done. goka's readiness signals are used rather than polling Recovered().
 func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[goka.Group]*goka.Processor, views map[goka.Table]*goka.View) {
+	// Lag is read from Kafka (committed offsets), not from goka's stats.
+	inputs := map[goka.Group][]string{}
+	for g, proc := range procs {
+		for _, e := range proc.Graph().InputStreams() {
+			inputs[g] = append(inputs[g], e.Topic())
+		}
+		if loop := proc.Graph().LoopStream(); loop != nil {
+			inputs[g] = append(inputs[g], loop.Topic())
+		}
+	}
+	var admin sarama.ClusterAdmin
+	client, err := sarama.NewClient(p.cfg.Brokers, p.cfg.SaramaConfig())
+	if err == nil {
+		defer client.Close()
+		admin, err = sarama.NewClusterAdminFromClient(client)
+	}
+	if err != nil {
+		p.log.Warn("lag metrics unavailable", "err", err)
+		admin = nil
+	}
 	for g, proc := range procs {
 		if err := proc.WaitForReadyContext(ctx); err != nil || ctx.Err() != nil {
 			return
@@ -399,16 +419,24 @@ func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[
 			return
 		}
 	}
+	observe := func() {
+		var lag map[lagKey]int64
+		if admin != nil {
+			lag = groupLag(admin, client, inputs)
+		}
+		p.staleness.Store(p.metrics.observe(ctx, lag, views))
+	}
+	observe() // answers carry staleness from the moment /readyz says ready
 	p.ready.Store(true)
 	p.log.Info("ready: tables recovered", "after", time.Since(start).Round(time.Millisecond))
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		p.staleness.Store(p.metrics.observe(ctx, procs, views))
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			observe()
 		}
 	}
 }
