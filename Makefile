@@ -28,7 +28,7 @@ e2e:
 # Fault tolerance, full size (README.md, Fault tolerance): the embedded
 # broker and 3 `kaudit run` processes, 200k request-log lines, kill -9 of
 # random instances and a broker restart under load, then every expected
-# record id checked. `make test` runs a short variant. About 5 minutes on 2
+# record id checked. `make test` runs a short variant. 3 to 5 minutes on 2
 # cores. The summary line is printed last, also when the test fails.
 .PHONY: test-chaos
 test-chaos:

@@ -558,7 +558,11 @@ func (p *Pipeline) saramaBuilders(tr *tracker) (goka.ConsumerGroupBuilder, goka.
 		return &c
 	}
 	cgb := func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-		return sarama.NewConsumerGroup(brokers, group, clone(clientID))
+		cg, err := sarama.NewConsumerGroup(brokers, group, clone(clientID))
+		if err != nil {
+			return nil, err
+		}
+		return orderedGroup{cg}, nil
 	}
 	pb := func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
 		c := clone(clientID)
