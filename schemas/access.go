@@ -1,12 +1,9 @@
 package schemas
 
 import (
-	_ "embed"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/linkedin/goavro/v2"
 	"github.com/lovoo/goka"
 )
 
@@ -64,6 +61,17 @@ func BoundAccess(m map[string]*Access, max int, overflow string) {
 	}
 }
 
+// AddAccess adds a to m[key] and keeps m within max entries (BoundAccess).
+func AddAccess(m map[string]*Access, key string, a Access, max int, overflow string) {
+	cur := m[key]
+	if cur == nil {
+		cur = &Access{}
+		m[key] = cur
+	}
+	cur.Add(a)
+	BoundAccess(m, max, overflow)
+}
+
 // TopicAccess is a connection's access to one topic: the running total and
 // the part of it not yet reported to the topic and principal tables.
 type TopicAccess struct {
@@ -72,9 +80,10 @@ type TopicAccess struct {
 	Pending Access `json:"-"`
 }
 
-// AccessDelta reports new access by one principal to one resource, from
-// one connection. The dedup group sends them for Produce/Fetch, batched;
-// the audit group for every other audited method.
+// AccessDelta is new access by one principal to one resource, from one
+// connection: the dedup group makes them for Produce/Fetch, batched, and
+// the audit group for every other audited method. They are folded into
+// partial summaries (processors/access) before they go to the tables.
 type AccessDelta struct {
 	Cluster      string `json:"cluster"`
 	ResourceType string `json:"resourceType"` // TOPIC, GROUP, KAFKA_CLUSTER, ...
@@ -129,92 +138,154 @@ type PrincipalSummary struct {
 // TopicSummaryKey and PrincipalKey are the keys of the two tables.
 func TopicSummaryKey(cluster, topic string) string { return cluster + "|" + topic }
 
-//go:embed access.avsc
-var accessSchemas string
+// The summaries' wire format is access.avsc. The access streams carry
+// partial summaries and each one rewrites a whole summary (up to 256 map
+// entries and 200 list items), so the codecs are written by hand like the
+// hot-path ones; avro_test.go checks them against goavro.
 
-// The summary tables change rarely (batched deltas), so their codecs go
-// through Avro's JSON form: the Go structs' JSON is the Avro JSON of the
-// schemas in access.avsc, which keeps one definition of each type.
-var (
-	accessDeltaAvro      = avroNamed("io.kaudit.AccessDelta")
-	topicSummaryAvro     = avroNamed("io.kaudit.TopicSummary")
-	principalSummaryAvro = avroNamed("io.kaudit.PrincipalSummary")
-)
-
-// avroNamed compiles the access schemas with one named type as the root.
-func avroNamed(name string) func() (*goavro.Codec, error) {
-	return avroCodec(fmt.Sprintf(`{"type":"record","name":"Root","namespace":"io.kaudit","fields":[{"name":"defs","type":{"type":"array","items":%s}},{"name":"value","type":%q}]}`, accessSchemas, name))
+func (w *avroWriter) access(a *Access) {
+	w.long(a.Produce)
+	w.long(a.Fetch)
+	w.long(a.Admin)
+	w.long(a.Denied)
+	w.long(a.Bytes)
+	w.long(msOrZero(a.First))
+	w.long(msOrZero(a.Last))
 }
 
-// normalizer fills nil maps and slices, which JSON writes as null but
-// Avro's map and array types do not accept.
-type normalizer interface{ normalize() }
-
-func (*AccessDelta) normalize() {}
-
-func (t *TopicSummary) normalize() {
-	if t.Principals == nil {
-		t.Principals = map[string]*Access{}
-	}
+func (r *avroReader) access() Access {
+	return Access{Produce: r.long(), Fetch: r.long(), Admin: r.long(), Denied: r.long(), Bytes: r.long(),
+		First: timeOrZero(r.long()), Last: timeOrZero(r.long())}
 }
 
-func (p *PrincipalSummary) normalize() {
-	if p.Resources == nil {
-		p.Resources = map[string]*Access{}
+// accessMap writes an Avro map of Access in one block, in map order.
+func (w *avroWriter) accessMap(m map[string]*Access) {
+	if len(m) > 0 {
+		w.long(int64(len(m)))
+		for k, a := range m {
+			w.str(k)
+			if a == nil {
+				a = &Access{}
+			}
+			w.access(a)
+		}
 	}
-	if p.Connections == nil {
-		p.Connections = []SeenConnection{}
-	}
-	if p.Denials == nil {
-		p.Denials = []Denial{}
-	}
+	w.long(0)
 }
 
-// jsonAvroCodec encodes T as Avro binary via its JSON form.
-type jsonAvroCodec[T any] struct{ codec func() (*goavro.Codec, error) }
+// accessMap reads an Avro map (its blocks are read like an array's).
+func (r *avroReader) accessMap() map[string]*Access {
+	m := map[string]*Access{}
+	r.array(func() {
+		k := r.str()
+		a := r.access()
+		m[k] = &a
+	})
+	return m
+}
 
-func (c jsonAvroCodec[T]) encode(value any) ([]byte, error) {
+func (w *avroWriter) topicSummary(t *TopicSummary) {
+	w.str(t.Cluster)
+	w.str(t.Topic)
+	w.access(&t.Total)
+	w.accessMap(t.Principals)
+}
+
+func (r *avroReader) topicSummary() *TopicSummary {
+	t := &TopicSummary{Cluster: r.str(), Topic: r.str()}
+	t.Total = r.access()
+	t.Principals = r.accessMap()
+	return t
+}
+
+func (w *avroWriter) connections(cs []SeenConnection) {
+	w.array(len(cs), func(i int) {
+		c := &cs[i]
+		w.str(c.Connection)
+		w.str(c.ClientID)
+		w.str(c.ClientIP)
+		w.long(msOrZero(c.First))
+		w.long(msOrZero(c.Last))
+	})
+}
+
+func (r *avroReader) connections() []SeenConnection {
+	cs := []SeenConnection{}
+	r.array(func() {
+		cs = append(cs, SeenConnection{Connection: r.str(), ClientID: r.str(), ClientIP: r.str(),
+			First: timeOrZero(r.long()), Last: timeOrZero(r.long())})
+	})
+	return cs
+}
+
+func (w *avroWriter) denials(ds []Denial) {
+	w.array(len(ds), func(i int) {
+		d := &ds[i]
+		w.long(msOrZero(d.Time))
+		for _, s := range []string{d.Method, d.ResourceType, d.Resource, d.Connection, d.ErrorType} {
+			w.str(s)
+		}
+	})
+}
+
+func (r *avroReader) denials() []Denial {
+	ds := []Denial{}
+	r.array(func() {
+		ds = append(ds, Denial{Time: timeOrZero(r.long()), Method: r.str(), ResourceType: r.str(),
+			Resource: r.str(), Connection: r.str(), ErrorType: r.str()})
+	})
+	return ds
+}
+
+func (w *avroWriter) principalSummary(p *PrincipalSummary) {
+	w.str(p.Principal)
+	w.access(&p.Total)
+	w.accessMap(p.Resources)
+	w.connections(p.Connections)
+	w.denials(p.Denials)
+}
+
+// principalSummary reads a summary; empty lists and maps come back empty,
+// not nil, so the query API shows them as [] and {}.
+func (r *avroReader) principalSummary() *PrincipalSummary {
+	p := &PrincipalSummary{Principal: r.str()}
+	p.Total = r.access()
+	p.Resources = r.accessMap()
+	p.Connections = r.connections()
+	p.Denials = r.denials()
+	return p
+}
+
+// accessCodec is a goka.Codec for *T over a hand-written Avro writer and
+// reader.
+type accessCodec[T any] struct {
+	write func(*avroWriter, *T)
+	read  func(*avroReader) *T
+}
+
+func (c accessCodec[T]) encode(value any) ([]byte, error) {
 	v, ok := value.(*T)
 	if !ok || v == nil {
 		return nil, fmt.Errorf("cannot encode %T as %T", value, new(T))
 	}
-	cp := *v
-	if n, ok := any(&cp).(normalizer); ok {
-		n.normalize()
-	}
-	js, err := json.Marshal(&cp)
-	if err != nil {
-		return nil, err
-	}
-	codec, err := c.codec()
-	if err != nil {
-		return nil, err
-	}
-	native, _, err := codec.NativeFromTextual([]byte(`{"defs":[],"value":` + string(js) + `}`))
-	if err != nil {
-		return nil, fmt.Errorf("%T: %w", v, err)
-	}
-	return codec.BinaryFromNative(nil, native)
+	w := avroWriter{b: make([]byte, 0, 256)}
+	c.write(&w, v)
+	return w.b, nil
 }
 
-func (c jsonAvroCodec[T]) decode(data []byte) (any, error) {
-	m, err := avroDecode(c.codec, data)
-	if err != nil {
-		return nil, err
-	}
-	js, err := json.Marshal(m["value"])
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(js, v); err != nil {
-		return nil, err
+func (c accessCodec[T]) decode(data []byte) (any, error) {
+	r := avroReader{b: data}
+	v := c.read(&r)
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", v, err)
 	}
 	return v, nil
 }
 
-// AccessDeltaCodec encodes *AccessDelta as Avro binary.
-type AccessDeltaCodec struct{}
+var (
+	topicSummaryWire     = accessCodec[TopicSummary]{(*avroWriter).topicSummary, (*avroReader).topicSummary}
+	principalSummaryWire = accessCodec[PrincipalSummary]{(*avroWriter).principalSummary, (*avroReader).principalSummary}
+)
 
 // TopicSummaryCodec encodes *TopicSummary as Avro binary.
 type TopicSummaryCodec struct{}
@@ -223,37 +294,18 @@ type TopicSummaryCodec struct{}
 type PrincipalSummaryCodec struct{}
 
 var (
-	_ goka.Codec = (*AccessDeltaCodec)(nil)
 	_ goka.Codec = (*TopicSummaryCodec)(nil)
 	_ goka.Codec = (*PrincipalSummaryCodec)(nil)
 )
 
 // Encode implements goka.Codec.
-func (*AccessDeltaCodec) Encode(v any) ([]byte, error) {
-	return jsonAvroCodec[AccessDelta]{accessDeltaAvro}.encode(v)
-}
+func (*TopicSummaryCodec) Encode(v any) ([]byte, error) { return topicSummaryWire.encode(v) }
 
 // Decode implements goka.Codec.
-func (*AccessDeltaCodec) Decode(b []byte) (any, error) {
-	return jsonAvroCodec[AccessDelta]{accessDeltaAvro}.decode(b)
-}
+func (*TopicSummaryCodec) Decode(b []byte) (any, error) { return topicSummaryWire.decode(b) }
 
 // Encode implements goka.Codec.
-func (*TopicSummaryCodec) Encode(v any) ([]byte, error) {
-	return jsonAvroCodec[TopicSummary]{topicSummaryAvro}.encode(v)
-}
+func (*PrincipalSummaryCodec) Encode(v any) ([]byte, error) { return principalSummaryWire.encode(v) }
 
 // Decode implements goka.Codec.
-func (*TopicSummaryCodec) Decode(b []byte) (any, error) {
-	return jsonAvroCodec[TopicSummary]{topicSummaryAvro}.decode(b)
-}
-
-// Encode implements goka.Codec.
-func (*PrincipalSummaryCodec) Encode(v any) ([]byte, error) {
-	return jsonAvroCodec[PrincipalSummary]{principalSummaryAvro}.encode(v)
-}
-
-// Decode implements goka.Codec.
-func (*PrincipalSummaryCodec) Decode(b []byte) (any, error) {
-	return jsonAvroCodec[PrincipalSummary]{principalSummaryAvro}.decode(b)
-}
+func (*PrincipalSummaryCodec) Decode(b []byte) (any, error) { return principalSummaryWire.decode(b) }

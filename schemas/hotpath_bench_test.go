@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -46,6 +47,26 @@ func BenchmarkConnStateCodec(b *testing.B) {
 	c := &ConnStateCodec{}
 	for b.Loop() {
 		raw, err := c.Encode(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A busy topic's summary at its bound: every access delta to it decodes
+// and re-encodes this.
+func BenchmarkTopicSummaryCodec(b *testing.B) {
+	t := time.Now()
+	sum := &TopicSummary{Cluster: "c", Topic: "orders", Total: Access{Produce: 1e6, First: t, Last: t}, Principals: map[string]*Access{}}
+	for i := range 256 {
+		sum.Principals[fmt.Sprintf("User:svc-%03d", i)] = &Access{Produce: int64(i), Bytes: 1 << 20, First: t, Last: t}
+	}
+	c := &TopicSummaryCodec{}
+	for b.Loop() {
+		raw, err := c.Encode(sum)
 		if err != nil {
 			b.Fatal(err)
 		}

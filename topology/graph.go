@@ -26,8 +26,8 @@ func DedupGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
 		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
-		goka.Output(st.AccessByTopic, new(schemas.AccessDeltaCodec)),
-		goka.Output(st.AccessByPrincipal, new(schemas.AccessDeltaCodec)),
+		goka.Output(st.AccessByTopic, new(schemas.TopicSummaryCodec)),
+		goka.Output(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
 		goka.Persist(new(schemas.ConnStateCodec)),
 	)
@@ -40,20 +40,20 @@ func (st Streams) dedupOutputs() dedup.Outputs {
 	}
 }
 
-// TopicsGraph folds access deltas into per-topic summaries. Deltas are
-// keyed by cluster|topic, so one topic's deltas meet on one partition.
+// TopicsGraph merges partial summaries into per-topic summaries. They are
+// keyed by cluster|topic, so one topic's parts meet on one partition.
 func TopicsGraph(st Streams) *goka.GroupGraph {
 	return goka.DefineGroup(TopicsGroup,
-		goka.Input(st.AccessByTopic, new(schemas.AccessDeltaCodec), topics.Update()),
+		goka.Input(st.AccessByTopic, new(schemas.TopicSummaryCodec), topics.Update()),
 		goka.Persist(new(schemas.TopicSummaryCodec)),
 	)
 }
 
-// PrincipalsGraph folds access deltas into per-principal summaries, keyed
-// by principal.
+// PrincipalsGraph merges partial summaries into per-principal summaries,
+// keyed by principal.
 func PrincipalsGraph(st Streams) *goka.GroupGraph {
 	return goka.DefineGroup(PrincipalsGroup,
-		goka.Input(st.AccessByPrincipal, new(schemas.AccessDeltaCodec), principals.Update()),
+		goka.Input(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec), principals.Update()),
 		goka.Persist(new(schemas.PrincipalSummaryCodec)),
 	)
 }
@@ -86,8 +86,8 @@ func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.Grou
 	edges := []goka.Edge{
 		goka.Input(st.Requests, new(schemas.RequestLogCodec), enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, s)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
-		goka.Output(st.AccessByTopic, new(schemas.AccessDeltaCodec)),
-		goka.Output(st.AccessByPrincipal, new(schemas.AccessDeltaCodec)),
+		goka.Output(st.AccessByTopic, new(schemas.TopicSummaryCodec)),
+		goka.Output(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)),
 		goka.Lookup(DirectoryTable, new(schemas.IdentityTableCodec)),
 	}

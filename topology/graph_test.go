@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -409,7 +411,7 @@ func TestDedupGraphTopicIDs(t *testing.T) {
 
 // TestDedupGraphAccessDeltas: Produce/Fetch access, kept or suppressed,
 // reaches the topic stream keyed by cluster|topic and the principal stream
-// keyed by principal; a denial is reported at once.
+// keyed by principal, as partial summaries; a denial is reported at once.
 func TestDedupGraphAccessDeltas(t *testing.T) {
 	gkt, _ := startDedup(t, nil)
 	byTopic := gkt.NewQueueTracker(string(streams.AccessByTopic))
@@ -424,31 +426,38 @@ func TestDedupGraphAccessDeltas(t *testing.T) {
 	rawLine(gkt, "", demo.CreateTopics(sec(3), alice, 4, "x", "Yc7mOg7bRMq1wJjVh2N1xQ", 0, ""))
 
 	type got struct {
-		key              string
-		produce, denied  int64
-		bytes            int64
-		method, errorTyp string
+		key             string
+		produce, denied int64
+		bytes           int64
+		denials         []string
 	}
-	read := func(qt *tester.QueueTracker) []got {
-		var out []got
-		for _, r := range drain(qt) {
-			d, ok := r.value.(*schemas.AccessDelta)
-			require.True(t, ok, "access value is %T", r.value)
-			require.Equal(t, "orders", d.Resource)
-			require.Equal(t, alice.ID, d.Connection)
-			out = append(out, got{r.key, d.Access.Produce, d.Access.Denied, d.Access.Bytes, d.Method, d.ErrorType})
+	access := func(key string, a schemas.Access, ds []schemas.Denial) got {
+		g := got{key: key, produce: a.Produce, denied: a.Denied, bytes: a.Bytes}
+		for _, d := range ds {
+			g.denials = append(g.denials, d.Method+" "+d.ErrorType)
 		}
-		return out
+		return g
+	}
+	var topicParts, principalParts []got
+	for _, r := range drain(byTopic) {
+		part, ok := r.value.(*schemas.TopicSummary)
+		require.True(t, ok, "topic access value is %T", r.value)
+		require.Equal(t, "orders", part.Topic)
+		topicParts = append(topicParts, access(r.key, part.Total, nil))
+	}
+	for _, r := range drain(byPrincipal) {
+		part, ok := r.value.(*schemas.PrincipalSummary)
+		require.True(t, ok, "principal access value is %T", r.value)
+		require.Equal(t, []string{"TOPIC:orders"}, slices.Collect(maps.Keys(part.Resources)))
+		require.Equal(t, alice.ID, part.Connections[0].Connection)
+		principalParts = append(principalParts, access(r.key, part.Total, part.Denials))
 	}
 	topicKey := schemas.TopicSummaryKey(cluster, "orders")
+	require.Equal(t, []got{{topicKey, 1, 0, 100, nil}, {topicKey, 2, 1, 200, nil}}, topicParts)
 	require.Equal(t, []got{
-		{topicKey, 1, 0, 100, "", ""},
-		{topicKey, 2, 1, 200, "kafka.Produce", "TOPIC_AUTHORIZATION_FAILED"},
-	}, read(byTopic))
-	require.Equal(t, []got{
-		{alice.Principal, 1, 0, 100, "", ""},
-		{alice.Principal, 2, 1, 200, "kafka.Produce", "TOPIC_AUTHORIZATION_FAILED"},
-	}, read(byPrincipal))
+		{alice.Principal, 1, 0, 100, nil},
+		{alice.Principal, 2, 1, 200, []string{"kafka.Produce TOPIC_AUTHORIZATION_FAILED"}},
+	}, principalParts)
 }
 
 // TestDedupGraphClusterHeader: a shipper that serves several clusters names

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kaudit/kaudit/processors/access"
 	"github.com/kaudit/kaudit/processors/dedup"
 	"github.com/kaudit/kaudit/processors/enrich"
 	"github.com/kaudit/kaudit/processors/route"
@@ -46,6 +47,7 @@ type Pipeline struct {
 	recent    *recent
 	sweeper   *sweeper
 	batcher   *dedup.Batcher
+	deltas    *access.Buffer
 	live      liveViews
 }
 
@@ -75,7 +77,7 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 		return nil, err // Validate reported it already; unreachable in practice
 	}
 	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent(),
-		sweeper: &sweeper{rules: dedup.Rules{TTL: cfg.Dedup.TTL}}}
+		sweeper: &sweeper{rules: dedup.Rules{TTL: cfg.Dedup.TTL}}, deltas: &access.Buffer{}}
 	p.batcher = &dedup.Batcher{Rules: p.sweeper.rules, Known: func(key string) *schemas.ConnState {
 		v, err := p.live.with(DedupTable, func(v *goka.View) (any, error) { return v.Get(key) })
 		if err != nil {
@@ -115,18 +117,18 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	d := DedupGraph(st, dedup.Settings{
 		Rules:        p.sweeper.rules,
 		Batcher:      p.batcher,
+		Access:       p.deltas.Add,
 		MaxLineBytes: p.cfg.Input.MaxLineBytes,
 		Cluster:      p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
 	})
-	outs := st.dedupOutputs()
 	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
 		Cluster: p.cfg.enrichCluster(),
 		Lookups: p.lookups,
 		Route: func(info schemas.RouteInfo) []schemas.Target {
 			return p.router.Decide(info).Targets
 		},
-		Access:   func(ctx goka.Context, d *schemas.AccessDelta) { dedup.EmitAccess(ctx, outs, d) },
+		Access:   func(_ goka.Context, d *schemas.AccessDelta) { p.deltas.Add(d) },
 		Log:      p.log,
 		Consumed: func(api string) { m.audited.WithLabelValues(api).Inc() },
 		Emitted: func(topic string) {
@@ -281,6 +283,18 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 	if err != nil {
 		return fmt.Errorf("sweeper emitter: %w", err)
 	}
+	st := p.cfg.Streams()
+	byTopic, err := goka.NewEmitter(p.cfg.Brokers, st.AccessByTopic, new(schemas.TopicSummaryCodec),
+		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
+	if err != nil {
+		return fmt.Errorf("access emitter: %w", err)
+	}
+	byPrincipal, err := goka.NewEmitter(p.cfg.Brokers, st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec),
+		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
+	if err != nil {
+		return fmt.Errorf("access emitter: %w", err)
+	}
+	emitters := []*goka.Emitter{loop, byTopic, byPrincipal}
 
 	eg, egCtx := errgroup.WithContext(ctx)
 	procCtx, stopProcs := context.WithCancel(context.Background())
@@ -294,7 +308,7 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 	}()
 	go func() {
 		defer front.Done()
-		p.housekeeping(egCtx, views[DedupTable], loop)
+		p.housekeeping(egCtx, views[DedupTable], emitters)
 	}()
 	eg.Go(func() error {
 		<-egCtx.Done()
@@ -345,15 +359,30 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 	return f(v)
 }
 
-// housekeeping sends the batcher's due batches every second and runs the
-// sweeper, both through the dedup group's loop topic, until ctx is done;
-// then it sends every pending batch, so a graceful stop keeps all counts.
-func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, loop *goka.Emitter) {
+// housekeeping sends the batcher's due batches and the coalesced access
+// summaries every second and runs the sweeper, until ctx is done; then it
+// sends everything pending, so a graceful stop keeps all counts. The
+// emitters are the loop's and the two access streams'.
+func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, emitters []*goka.Emitter) {
+	loop, byTopic, byPrincipal := emitters[0], emitters[1], emitters[2]
+	lost := func(what, key string, err error) {
+		if err != nil {
+			p.log.Warn(what+" not sent; its counts are lost", "key", key, "err", err)
+		}
+	}
 	send := func(all bool) {
 		for key, rec := range p.batcher.Due(all) {
-			if _, err := loop.Emit(key, rec); err != nil {
-				p.log.Warn("batch not sent; its counts are lost", "conn_id", rec.Connection, "err", err)
-			}
+			_, err := loop.Emit(key, rec)
+			lost("batch", key, err)
+		}
+		ts, ps := p.deltas.Take()
+		for key, part := range ts {
+			_, err := byTopic.Emit(key, part)
+			lost("topic access", key, err)
+		}
+		for key, part := range ps {
+			_, err := byPrincipal.Emit(key, part)
+			lost("principal access", key, err)
 		}
 	}
 	tick := time.NewTicker(time.Second)
@@ -364,8 +393,10 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, loop *goka
 		select {
 		case <-ctx.Done():
 			send(true)
-			if err := loop.Finish(); err != nil {
-				p.log.Warn("loop emitter did not flush", "err", err)
+			for _, e := range emitters {
+				if err := e.Finish(); err != nil {
+					p.log.Warn("emitter did not flush", "err", err)
+				}
 			}
 			return
 		case <-tick.C:

@@ -11,6 +11,8 @@ import (
 
 	"github.com/lovoo/goka"
 
+	"github.com/kaudit/kaudit/processors/principals"
+	"github.com/kaudit/kaudit/processors/topics"
 	"github.com/kaudit/kaudit/schemas"
 )
 
@@ -19,8 +21,8 @@ type Outputs struct {
 	Kept       goka.Stream // requests that become audit records, keyed by connection
 	DeadLetter goka.Stream // raw lines that could not be parsed
 	TopicIDs   goka.Stream // topic id -> name pairs seen in responses, keyed by cluster|id
-	// AccessByTopic and AccessByPrincipal carry access deltas to the topic
-	// and principal tables, keyed by cluster|topic and by principal.
+	// AccessByTopic and AccessByPrincipal carry partial summaries to the
+	// topic and principal tables, keyed by cluster|topic and by principal.
 	AccessByTopic     goka.Stream
 	AccessByPrincipal goka.Stream
 }
@@ -53,6 +55,10 @@ type Settings struct {
 	Resolve func(ctx goka.Context) func(cluster, id string) (string, bool)
 	// Batcher, if set, counts repeat Produce/Fetch on the input side.
 	Batcher *Batcher
+	// Access, if set, takes the access deltas (topology coalesces and
+	// sends them, processors/access); without it each delta is emitted
+	// with the request that caused it.
+	Access func(*schemas.AccessDelta)
 	// Audited says whether a method is audited at all. Requests that are
 	// not are dropped here, before the loop, so chatty APIs (Metadata,
 	// Heartbeat, OffsetCommit) cost one parse and nothing more. Nil audits
@@ -65,6 +71,14 @@ func (s Settings) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Log
+}
+
+func (s Settings) access(ctx goka.Context, out Outputs, d *schemas.AccessDelta) {
+	if s.Access != nil {
+		s.Access(d)
+		return
+	}
+	EmitAccess(ctx, out, d)
 }
 
 func (s Settings) audited(api schemas.API) bool {
@@ -143,7 +157,7 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			// reporting what access it had not reported yet.
 			if st != nil && s.Rules.Expired(st, r.Time) {
 				for _, d := range Flush(st, r.Time, "", "") {
-					EmitAccess(ctx, out, &d)
+					s.access(ctx, out, &d)
 				}
 				ctx.Delete()
 				call0(s.Observe.Evicted)
@@ -157,7 +171,7 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			st = applyBatch(st, r)
 			if st.LastReport.IsZero() || r.Time.Sub(st.LastReport) >= reportEvery || pendingRequests(st) >= reportAfter {
 				for _, d := range Flush(st, r.Time, "", "") {
-					EmitAccess(ctx, out, &d)
+					s.access(ctx, out, &d)
 				}
 			}
 			ctx.SetValue(st)
@@ -169,7 +183,7 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			resolve = s.Resolve(ctx)
 		}
 		for _, d := range Track(st, r, resolve) {
-			EmitAccess(ctx, out, &d)
+			s.access(ctx, out, &d)
 		}
 		ctx.SetValue(st)
 		if !keep {
@@ -272,13 +286,13 @@ func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.C
 	return st, true
 }
 
-// EmitAccess sends one access delta to the topic and principal tables.
-// Only topic access goes to the topic table.
+// EmitAccess sends one access delta to the topic and principal tables,
+// as partial summaries. Only topic access goes to the topic table.
 func EmitAccess(ctx goka.Context, out Outputs, d *schemas.AccessDelta) {
 	if d.ResourceType == "TOPIC" {
-		ctx.Emit(out.AccessByTopic, schemas.TopicSummaryKey(d.Cluster, d.Resource), d)
+		ctx.Emit(out.AccessByTopic, schemas.TopicSummaryKey(d.Cluster, d.Resource), topics.Fold(nil, d))
 	}
-	ctx.Emit(out.AccessByPrincipal, d.Principal, d)
+	ctx.Emit(out.AccessByPrincipal, d.Principal, principals.Fold(nil, d))
 }
 
 // replaysFirst reports whether r is the very line whose Produce or Fetch

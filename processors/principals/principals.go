@@ -4,7 +4,7 @@
 package principals
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/lovoo/goka"
 
@@ -24,71 +24,95 @@ const (
 // OverflowResource holds the counts of resources beyond MaxResources.
 const OverflowResource = "*"
 
-// Fold adds one access delta to a principal's summary.
+// Fold adds one access delta to a principal's summary (or partial
+// summary).
 func Fold(sum *schemas.PrincipalSummary, d *schemas.AccessDelta) *schemas.PrincipalSummary {
-	if sum == nil {
-		sum = &schemas.PrincipalSummary{Principal: d.Principal}
-	}
-	if sum.Resources == nil {
-		sum.Resources = map[string]*schemas.Access{}
-	}
+	sum = orNew(sum, d.Principal)
 	sum.Total.Add(d.Access)
-	key := d.ResourceType + ":" + d.Resource
-	a := sum.Resources[key]
-	if a == nil {
-		a = &schemas.Access{}
-		sum.Resources[key] = a
+	schemas.AddAccess(sum.Resources, d.ResourceType+":"+d.Resource, d.Access, MaxResources, OverflowResource)
+	if d.Connection != "" {
+		sum.Connections = seen(sum.Connections, schemas.SeenConnection{
+			Connection: d.Connection, ClientID: d.ClientID, First: d.Access.First, Last: d.Access.Last,
+		})
 	}
-	a.Add(d.Access)
-	schemas.BoundAccess(sum.Resources, MaxResources, OverflowResource)
-	sum.Connections = seen(sum.Connections, d)
 	if d.Access.Denied > 0 && d.Method != "" {
-		sum.Denials = append(sum.Denials, schemas.Denial{
+		sum.Denials = denied(sum.Denials, schemas.Denial{
 			Time: d.Access.Last, Method: d.Method, ResourceType: d.ResourceType, Resource: d.Resource,
 			Connection: d.Connection, ErrorType: d.ErrorType,
 		})
-		sort.SliceStable(sum.Denials, func(i, j int) bool { return sum.Denials[i].Time.Before(sum.Denials[j].Time) })
-		if n := len(sum.Denials); n > MaxDenials {
-			sum.Denials = sum.Denials[n-MaxDenials:]
-		}
 	}
 	return sum
 }
 
-// seen records the delta's connection, keeping the most recently active.
-func seen(conns []schemas.SeenConnection, d *schemas.AccessDelta) []schemas.SeenConnection {
-	if d.Connection == "" {
-		return conns
+// Merge adds part, a partial summary of the same principal, to sum.
+func Merge(sum, part *schemas.PrincipalSummary) *schemas.PrincipalSummary {
+	sum = orNew(sum, part.Principal)
+	sum.Total.Add(part.Total)
+	for k, a := range part.Resources {
+		schemas.AddAccess(sum.Resources, k, *a, MaxResources, OverflowResource)
 	}
+	for _, c := range part.Connections {
+		sum.Connections = seen(sum.Connections, c)
+	}
+	sum.Denials = denied(sum.Denials, part.Denials...)
+	return sum
+}
+
+func orNew(sum *schemas.PrincipalSummary, principal string) *schemas.PrincipalSummary {
+	if sum == nil {
+		sum = &schemas.PrincipalSummary{Principal: principal}
+	}
+	if sum.Resources == nil {
+		sum.Resources = map[string]*schemas.Access{}
+	}
+	return sum
+}
+
+// seen records a connection, widening its time span when it is known, and
+// keeps the MaxConnections most recently active.
+func seen(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.SeenConnection {
 	for i := range conns {
 		c := &conns[i]
-		if c.Connection != d.Connection {
+		if c.Connection != s.Connection {
 			continue
 		}
-		if d.Access.Last.After(c.Last) {
-			c.Last = d.Access.Last
+		if s.Last.After(c.Last) {
+			c.Last = s.Last
 		}
-		if !d.Access.First.IsZero() && d.Access.First.Before(c.First) {
-			c.First = d.Access.First
+		if !s.First.IsZero() && (c.First.IsZero() || s.First.Before(c.First)) {
+			c.First = s.First
 		}
 		return conns
 	}
-	conns = append(conns, schemas.SeenConnection{
-		Connection: d.Connection, ClientID: d.ClientID, ClientIP: schemas.ClientIP(d.Connection),
-		First: d.Access.First, Last: d.Access.Last,
-	})
+	if s.ClientIP == "" {
+		s.ClientIP = schemas.ClientIP(s.Connection) // only for new entries: it is a regexp
+	}
+	conns = append(conns, s)
 	if len(conns) > MaxConnections {
-		sort.SliceStable(conns, func(i, j int) bool { return conns[i].Last.After(conns[j].Last) })
+		slices.SortStableFunc(conns, func(a, b schemas.SeenConnection) int { return b.Last.Compare(a.Last) })
 		conns = conns[:MaxConnections]
 	}
 	return conns
 }
 
-// Update folds each delta into the table, keyed by principal.
+// denied adds denials, keeping the MaxDenials most recent, oldest first.
+func denied(ds []schemas.Denial, add ...schemas.Denial) []schemas.Denial {
+	if len(add) == 0 {
+		return ds
+	}
+	ds = append(ds, add...)
+	slices.SortStableFunc(ds, func(a, b schemas.Denial) int { return a.Time.Compare(b.Time) })
+	if n := len(ds); n > MaxDenials {
+		ds = ds[n-MaxDenials:]
+	}
+	return ds
+}
+
+// Update merges each partial summary into the table, keyed by principal.
 func Update() goka.ProcessCallback {
 	return func(ctx goka.Context, msg any) {
-		d, _ := msg.(*schemas.AccessDelta) // the input codec yields *AccessDelta
+		part, _ := msg.(*schemas.PrincipalSummary) // the input codec yields *PrincipalSummary
 		sum, _ := ctx.Value().(*schemas.PrincipalSummary)
-		ctx.SetValue(Fold(sum, d))
+		ctx.SetValue(Merge(sum, part))
 	}
 }

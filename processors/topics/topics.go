@@ -18,30 +18,40 @@ const MaxPrincipals = 256
 // OverflowPrincipal holds the counts of principals beyond MaxPrincipals.
 const OverflowPrincipal = "*"
 
-// Fold adds one access delta to a topic's summary.
+// Fold adds one access delta to a topic's summary (or partial summary).
 func Fold(sum *schemas.TopicSummary, d *schemas.AccessDelta) *schemas.TopicSummary {
+	sum = orNew(sum, d.Cluster, d.Resource)
+	sum.Total.Add(d.Access)
+	schemas.AddAccess(sum.Principals, d.Principal, d.Access, MaxPrincipals, OverflowPrincipal)
+	return sum
+}
+
+// Merge adds part, a partial summary of the same topic, to sum.
+func Merge(sum, part *schemas.TopicSummary) *schemas.TopicSummary {
+	sum = orNew(sum, part.Cluster, part.Topic)
+	sum.Total.Add(part.Total)
+	for p, a := range part.Principals {
+		schemas.AddAccess(sum.Principals, p, *a, MaxPrincipals, OverflowPrincipal)
+	}
+	return sum
+}
+
+func orNew(sum *schemas.TopicSummary, cluster, topic string) *schemas.TopicSummary {
 	if sum == nil {
-		sum = &schemas.TopicSummary{Cluster: d.Cluster, Topic: d.Resource}
+		sum = &schemas.TopicSummary{Cluster: cluster, Topic: topic}
 	}
 	if sum.Principals == nil {
 		sum.Principals = map[string]*schemas.Access{}
 	}
-	sum.Total.Add(d.Access)
-	a := sum.Principals[d.Principal]
-	if a == nil {
-		a = &schemas.Access{}
-		sum.Principals[d.Principal] = a
-	}
-	a.Add(d.Access)
-	schemas.BoundAccess(sum.Principals, MaxPrincipals, OverflowPrincipal)
 	return sum
 }
 
-// Update folds each delta into the table, keyed by cluster|topic.
+// Update merges each partial summary into the table, keyed by
+// cluster|topic.
 func Update() goka.ProcessCallback {
 	return func(ctx goka.Context, msg any) {
-		d, _ := msg.(*schemas.AccessDelta) // the input codec yields *AccessDelta
+		part, _ := msg.(*schemas.TopicSummary) // the input codec yields *TopicSummary
 		sum, _ := ctx.Value().(*schemas.TopicSummary)
-		ctx.SetValue(Fold(sum, d))
+		ctx.SetValue(Merge(sum, part))
 	}
 }

@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kaudit/kaudit/topology"
+	"github.com/kaudit/kaudit/topology/embedded"
+)
+
+// BenchmarkPipeline runs the whole pipeline in-process on the embedded
+// broker over a preloaded slice of the bench workload: the quick way to
+// profile the hot path (`go test -run '^$' -bench Pipeline -benchtime 1x
+// -cpuprofile cpu.out ./topology/bench/`). `make bench` is the measurement;
+// this one shares the process with the broker.
+func BenchmarkPipeline(b *testing.B) {
+	const lines, conns = 100_000, 20_000
+	for range b.N {
+		b.StopTimer()
+		br, err := embedded.Start(embedded.Options{CleanerBackoff: time.Hour})
+		require.NoError(b, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		cl, err := newProducer(br.Bootstrap(), rawTopic, 5*time.Millisecond)
+		require.NoError(b, err)
+		require.NoError(b, createTopics(ctx, cl, partitions, rawTopic))
+		_, err = preload(ctx, newSender(cl, NewGenerator(Workload{Connections: conns})), lines)
+		require.NoError(b, err)
+		cl.Close()
+
+		cfg := topology.Defaults()
+		cfg.Brokers = br.Addrs()
+		cfg.StateDir = b.TempDir()
+		p, err := topology.New(cfg, topology.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(b, err)
+		b.StartTimer()
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- p.Run(ctx) }()
+		for {
+			c := gathered(b, p)
+			if c.caughtUp(lines) && c.Kept > 0 {
+				break
+			}
+			select {
+			case err := <-done:
+				b.Fatalf("pipeline stopped: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		b.ReportMetric(lines/time.Since(start).Seconds(), "lines/s")
+		b.StopTimer()
+		cancel()
+		require.NoError(b, <-done)
+		br.Close()
+	}
+}
+
+// gathered reads the counters the bench waits on from p's registry.
+func gathered(b *testing.B, p *topology.Pipeline) counters {
+	fams, err := p.Metrics().Registry.Gather()
+	require.NoError(b, err)
+	sum := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			sum[f.GetName()] += m.GetCounter().GetValue()
+		}
+	}
+	return counters{LinesIn: int64(sum[mLinesIn]), Kept: int64(sum[mKept]), Audited: int64(sum[mAudited])}
+}
