@@ -226,6 +226,18 @@ func TestChaos(t *testing.T) {
 
 	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer rcancel()
+	raw, rawMissing, asRead, reordered, err := rawCheck(rctx, &cfg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reordered > 0 {
+		// kaudit's contract is over its input as the raw topic holds it: a
+		// connection's first request is the first one on its partition.
+		t.Logf("raw topic: %d connections' lines are not in the order they were produced in (producer retries across the broker restart); expecting what convert gives for the topic's order", reordered)
+		if want, _, err = expectedIDs(asRead, &cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ids, err := compareIDs(rctx, &cfg, want)
 	if err != nil {
 		t.Fatal(err)
@@ -234,11 +246,7 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := checkTable(rctx, &cfg, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, rawMissing, err := rawCheck(rctx, &cfg, w)
+	tab, err := checkTable(rctx, &cfg, asRead)
 	if err != nil {
 		t.Fatal(err)
 	}

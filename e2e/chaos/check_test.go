@@ -415,17 +415,89 @@ func describeGroups(cfg *topology.Config) (string, error) {
 
 // rawCheck reads the raw topic back and reports the workload lines that
 // are not on it, and how many records it holds: the broker must keep
-// every line it acknowledged.
-func rawCheck(ctx context.Context, cfg *topology.Config, w *workload) (records int, missing []string, err error) {
+// every line it acknowledged. asRead is the workload as the raw topic
+// holds it: each connection's lines in the order of its partition, which
+// is the order kaudit reads them in; reordered counts the connections
+// whose lines the producer and broker did not keep in generation order.
+func rawCheck(ctx context.Context, cfg *topology.Config, w *workload) (records int, missing []string, asRead *workload, reordered int, err error) {
 	have := map[[32]byte]bool{}
-	records, err = readTopic(ctx, cfg, cfg.Topics.Raw, func(r *kgo.Record) { have[sha256.Sum256(r.Value)] = true })
+	byConn := map[string][]string{}
+	records, err = readTopic(ctx, cfg, cfg.Topics.Raw, func(r *kgo.Record) {
+		have[sha256.Sum256(r.Value)] = true
+		byConn[string(r.Key)] = append(byConn[string(r.Key)], string(r.Value))
+	})
 	if err != nil {
-		return records, nil, err
+		return records, nil, nil, 0, err
 	}
 	for i, l := range w.lines {
 		if !have[sha256.Sum256([]byte(l.text))] {
 			missing = append(missing, fmt.Sprintf("line %d of %s", i+1, l.conn))
 		}
 	}
-	return records, missing, nil
+	// The k-th line of a connection becomes the k-th it has on the topic;
+	// lines of different connections keep their interleaving.
+	asRead = &workload{conns: w.conns, lines: make([]line, len(w.lines))}
+	next := map[string]int{}
+	out := map[string]bool{}
+	for i, l := range w.lines {
+		k := next[l.conn]
+		next[l.conn]++
+		asRead.lines[i] = l
+		if seq := byConn[l.conn]; k < len(seq) && len(seq) == countLines(w, l.conn) {
+			asRead.lines[i].text = seq[k]
+			if seq[k] != l.text {
+				out[l.conn] = true
+			}
+		}
+	}
+	if len(out) > 0 {
+		asRead.conns, err = replan(w.conns, asRead.lines, out)
+	}
+	return records, missing, asRead, len(out), err
+}
+
+// replan recomputes the first Produce and Fetch of the reordered
+// connections from their lines in topic order, as the dedup rule picks
+// them: the first of each that names a topic.
+func replan(plans []*connPlan, lines []line, reordered map[string]bool) ([]*connPlan, error) {
+	out := make([]*connPlan, len(plans))
+	byID := map[string]*connPlan{}
+	for i, pl := range plans {
+		out[i] = pl
+		if reordered[pl.id] {
+			cp := *pl
+			cp.firstProduce, cp.firstFetch = 0, 0
+			out[i], byID[pl.id] = &cp, &cp
+		}
+	}
+	for _, l := range lines {
+		pl := byID[l.conn]
+		if pl == nil {
+			continue
+		}
+		r, err := schemas.ParseLine([]byte(l.text), schemas.ParseOptions{Cluster: "c"})
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Topics) == 0 {
+			continue
+		}
+		switch {
+		case r.APIKey == schemas.APIProduce && pl.firstProduce == 0:
+			pl.firstProduce = r.CorrelationID
+		case r.APIKey == schemas.APIFetch && pl.firstFetch == 0:
+			pl.firstFetch = r.CorrelationID
+		}
+	}
+	return out, nil
+}
+
+func countLines(w *workload, conn string) int {
+	if w.perConn == nil {
+		w.perConn = map[string]int{}
+		for _, l := range w.lines {
+			w.perConn[l.conn]++
+		}
+	}
+	return w.perConn[conn]
 }

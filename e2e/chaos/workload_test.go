@@ -38,8 +38,9 @@ type connPlan struct {
 
 // workload is the generated input.
 type workload struct {
-	lines []line
-	conns []*connPlan
+	lines   []line
+	conns   []*connPlan
+	perConn map[string]int // lines per connection, filled on first use
 }
 
 // genWorkload makes at least minLines lines over at least minConns
