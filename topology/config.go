@@ -329,10 +329,9 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// Losing an audit record to a leader change is worse than the latency.
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionLZ4
-	// Ride out a broker restart instead of failing emits: goka marks a
-	// message consumed when its emits complete, in completion order, so a
-	// failed emit followed by later successes could be committed past and
-	// lost (found by make test-chaos). Retries go on for minutes...
+	// Ride out a broker restart instead of failing emits: a failed emit
+	// fails the processor, and the rebuilt one reads the message again
+	// (commits.go keeps the commit behind it). Retries go on for minutes...
 	sc.Producer.Retry.Max = 1000
 	sc.Producer.Retry.Backoff = 250 * time.Millisecond
 	// ...and one request in flight per broker keeps a retried batch from
