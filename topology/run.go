@@ -278,23 +278,27 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 		views[t.table] = v
 	}
 	_, pb, _, tmb := p.saramaBuilders(tr)
-	loop, err := goka.NewEmitter(p.cfg.Brokers, goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec),
-		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
-	if err != nil {
-		return fmt.Errorf("sweeper emitter: %w", err)
+	newEmitter := func(s goka.Stream, c goka.Codec) (*goka.Emitter, error) {
+		e, err := goka.NewEmitter(p.cfg.Brokers, s, c, goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
+		if err != nil {
+			return nil, fmt.Errorf("emitter for %s: %w", s, err)
+		}
+		return e, nil
 	}
+	var (
+		em  housekeepingEmitters
+		err error
+	)
 	st := p.cfg.Streams()
-	byTopic, err := goka.NewEmitter(p.cfg.Brokers, st.AccessByTopic, new(schemas.TopicSummaryCodec),
-		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
-	if err != nil {
-		return fmt.Errorf("access emitter: %w", err)
+	if em.loop, err = newEmitter(goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec)); err != nil {
+		return err
 	}
-	byPrincipal, err := goka.NewEmitter(p.cfg.Brokers, st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec),
-		goka.WithEmitterProducerBuilder(pb), goka.WithEmitterTopicManagerBuilder(tmb))
-	if err != nil {
-		return fmt.Errorf("access emitter: %w", err)
+	if em.byTopic, err = newEmitter(st.AccessByTopic, new(schemas.TopicSummaryCodec)); err != nil {
+		return err
 	}
-	emitters := []*goka.Emitter{loop, byTopic, byPrincipal}
+	if em.byPrincipal, err = newEmitter(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)); err != nil {
+		return err
+	}
 
 	eg, egCtx := errgroup.WithContext(ctx)
 	procCtx, stopProcs := context.WithCancel(context.Background())
@@ -308,7 +312,7 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 	}()
 	go func() {
 		defer front.Done()
-		p.housekeeping(egCtx, views[DedupTable], emitters)
+		p.housekeeping(egCtx, views[DedupTable], em)
 	}()
 	eg.Go(func() error {
 		<-egCtx.Done()
@@ -359,12 +363,14 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 	return f(v)
 }
 
+// housekeepingEmitters write what housekeeping sends: batches and expire
+// markers to the loop, coalesced summaries to the access streams.
+type housekeepingEmitters struct{ loop, byTopic, byPrincipal *goka.Emitter }
+
 // housekeeping sends the batcher's due batches and the coalesced access
 // summaries every second and runs the sweeper, until ctx is done; then it
-// sends everything pending, so a graceful stop keeps all counts. The
-// emitters are the loop's and the two access streams'.
-func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, emitters []*goka.Emitter) {
-	loop, byTopic, byPrincipal := emitters[0], emitters[1], emitters[2]
+// sends everything pending, so a graceful stop keeps all counts.
+func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em housekeepingEmitters) {
 	lost := func(what, key string, err error) {
 		if err != nil {
 			p.log.Warn(what+" not sent; its counts are lost", "key", key, "err", err)
@@ -372,16 +378,16 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, emitters [
 	}
 	send := func(all bool) {
 		for key, rec := range p.batcher.Due(all) {
-			_, err := loop.Emit(key, rec)
+			_, err := em.loop.Emit(key, rec)
 			lost("batch", key, err)
 		}
 		ts, ps := p.deltas.Take()
 		for key, part := range ts {
-			_, err := byTopic.Emit(key, part)
+			_, err := em.byTopic.Emit(key, part)
 			lost("topic access", key, err)
 		}
 		for key, part := range ps {
-			_, err := byPrincipal.Emit(key, part)
+			_, err := em.byPrincipal.Emit(key, part)
 			lost("principal access", key, err)
 		}
 	}
@@ -393,7 +399,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, emitters [
 		select {
 		case <-ctx.Done():
 			send(true)
-			for _, e := range emitters {
+			for _, e := range []*goka.Emitter{em.loop, em.byTopic, em.byPrincipal} {
 				if err := e.Finish(); err != nil {
 					p.log.Warn("emitter did not flush", "err", err)
 				}
@@ -403,7 +409,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, emitters [
 			send(false)
 		case <-sweep.C:
 			n, err := p.sweeper.sweepOnce(view, p.sweeper.now(), func(key string, marker *schemas.RequestLog) error {
-				return loop.EmitSync(key, marker)
+				return em.loop.EmitSync(key, marker)
 			})
 			if err == nil { // else the view is recovering or stopping: next time
 				p.metrics.expiring.Add(float64(n))
