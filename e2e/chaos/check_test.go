@@ -434,8 +434,13 @@ func rawCheck(ctx context.Context, cfg *topology.Config, w *workload) (records i
 			missing = append(missing, fmt.Sprintf("line %d of %s", i+1, l.conn))
 		}
 	}
-	// The k-th line of a connection becomes the k-th it has on the topic;
-	// lines of different connections keep their interleaving.
+	perConn := map[string]int{}
+	for _, l := range w.lines {
+		perConn[l.conn]++
+	}
+	// The k-th line of a connection becomes the k-th it has on the topic
+	// (unless some are missing, reported above); lines of different
+	// connections keep their interleaving.
 	asRead = &workload{conns: w.conns, lines: make([]line, len(w.lines))}
 	next := map[string]int{}
 	out := map[string]bool{}
@@ -443,7 +448,7 @@ func rawCheck(ctx context.Context, cfg *topology.Config, w *workload) (records i
 		k := next[l.conn]
 		next[l.conn]++
 		asRead.lines[i] = l
-		if seq := byConn[l.conn]; k < len(seq) && len(seq) == countLines(w, l.conn) {
+		if seq := byConn[l.conn]; k < len(seq) && len(seq) == perConn[l.conn] {
 			asRead.lines[i].text = seq[k]
 			if seq[k] != l.text {
 				out[l.conn] = true
@@ -490,14 +495,4 @@ func replan(plans []*connPlan, lines []line, reordered map[string]bool) ([]*conn
 		}
 	}
 	return out, nil
-}
-
-func countLines(w *workload, conn string) int {
-	if w.perConn == nil {
-		w.perConn = map[string]int{}
-		for _, l := range w.lines {
-			w.perConn[l.conn]++
-		}
-	}
-	return w.perConn[conn]
 }

@@ -38,9 +38,8 @@ type connPlan struct {
 
 // workload is the generated input.
 type workload struct {
-	lines   []line
-	conns   []*connPlan
-	perConn map[string]int // lines per connection, filled on first use
+	lines []line
+	conns []*connPlan
 }
 
 // genWorkload makes at least minLines lines over at least minConns
