@@ -120,7 +120,14 @@ func isConfigChange(r *kgo.Record) bool {
 // left out.
 func consumeN(t *testing.T, b *embedded.Broker, topic string, n int, settle time.Duration) []*kgo.Record {
 	t.Helper()
-	c := newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	return consumeWith(t, b, nil, topic, n, settle)
+}
+
+// consumeWith is consumeN with extra client options (SASL, TLS). With
+// settle 0 it returns as soon as n records arrived.
+func consumeWith(t *testing.T, b *embedded.Broker, opts []kgo.Opt, topic string, n int, settle time.Duration) []*kgo.Record {
+	t.Helper()
+	c := newClient(t, b, append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	var out []*kgo.Record
 	deadline := time.Now().Add(90 * time.Second)
 	var settleUntil time.Time
@@ -129,7 +136,7 @@ func consumeN(t *testing.T, b *embedded.Broker, topic string, n int, settle time
 		if len(out) >= n && settleUntil.IsZero() {
 			settleUntil = now.Add(settle)
 		}
-		if !settleUntil.IsZero() && now.After(settleUntil) {
+		if !settleUntil.IsZero() && !now.Before(settleUntil) {
 			return out
 		}
 		if now.After(deadline) {

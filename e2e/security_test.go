@@ -77,29 +77,6 @@ func securityLines(conns int) []string {
 	return lines
 }
 
-// consumeWith is consumeN for a broker that needs the client options
-// (SASL, TLS) that consumeN's client lacks.
-func consumeWith(t *testing.T, b *embedded.Broker, opts []kgo.Opt, topic string, n int) []*kgo.Record {
-	t.Helper()
-	c := newClient(t, b, append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
-	var out []*kgo.Record
-	deadline := time.Now().Add(90 * time.Second)
-	for len(out) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fs := c.PollFetches(ctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			if !isConfigChange(r) {
-				out = append(out, r)
-			}
-		})
-	}
-	return out
-}
-
 // runSecurePipeline runs kaudit with sec against b, feeds it the lines of
 // conns connections through a client with opts, and checks one Produce and
 // one Fetch record per connection comes out.
@@ -111,7 +88,7 @@ func runSecurePipeline(t *testing.T, b *embedded.Broker, sec topology.SecurityCo
 	cfg.Security = sec
 	startPipeline(t, cfg)
 	produceLines(t, newClient(t, b, opts...), cfg.Topics.Raw, securityLines(conns))
-	recs := consumeWith(t, b, opts, cfg.Topics.Audit, 2*conns)
+	recs := consumeWith(t, b, opts, cfg.Topics.Audit, 2*conns, 0)
 	methods := map[string]int{}
 	for _, r := range recs {
 		var ev struct {
