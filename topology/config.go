@@ -199,8 +199,10 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("brokers[%d]", i), "%q is not host:port", b)
 		}
 	}
-	if _, err := sarama.ParseKafkaVersion(c.KafkaVersion); err != nil {
+	if v, err := sarama.ParseKafkaVersion(c.KafkaVersion); err != nil {
 		bad("kafka_version", "%v", err)
+	} else if !v.IsAtLeast(sarama.V0_11_0_0) {
+		bad("kafka_version", "%s is older than 0.11.0, which the idempotent producer needs", c.KafkaVersion)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -336,8 +338,12 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	sc.Producer.Retry.Backoff = 250 * time.Millisecond
 	// ...and one request in flight per broker keeps a retried batch from
 	// landing after a later one, which would reorder a connection's
-	// requests on the loop topic.
+	// requests on the loop topic. Idempotence closes the last gap: the
+	// broker refuses a batch that follows a lost one, so a batch that
+	// failed for good (its processor stopping mid-retry) is never
+	// overtaken by the next; the rebuilt processor sends both again.
 	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Idempotent = true
 	// JoinGroup blocks for up to the rebalance timeout; it must end before
 	// sarama's read timeout (30 s), or a slow rejoin fails every instance.
 	sc.Consumer.Group.Rebalance.Timeout = 25 * time.Second

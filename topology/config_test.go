@@ -62,6 +62,7 @@ func TestValidate(t *testing.T) {
 		{name: "ipv6 broker", edit: func(c *topology.Config) { c.Brokers = []string{"[::1]:9092"} }},
 		{name: "kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "banana" }, fields: []string{"kafka_version"}},
 		{name: "empty kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "" }, fields: []string{"kafka_version"}},
+		{name: "kafka version too old", edit: func(c *topology.Config) { c.KafkaVersion = "0.10.2.0" }, fields: []string{"kafka_version"}},
 		{name: "http addr without port", edit: func(c *topology.Config) { c.HTTPAddr = "localhost" }, fields: []string{"http_addr"}, detail: `"localhost" is not host:port`},
 		{name: "http addr port only", edit: func(c *topology.Config) { c.HTTPAddr = ":8080" }},
 		{name: "log time zone", edit: func(c *topology.Config) { c.LogTimeZone = "Mars/Olympus_Mons" }, fields: []string{"log_time_zone"}},
