@@ -631,7 +631,7 @@ func (p *Pipeline) storage(name string) storage.Builder {
 	if p.cfg.StateDir == "" {
 		return storage.MemoryBuilder()
 	}
-	return storage.DefaultBuilder(filepath.Join(p.cfg.StateDir, name))
+	return batchedBuilder(filepath.Join(p.cfg.StateDir, name))
 }
 
 func (p *Pipeline) gokaLogger(component string) goka.Logger {

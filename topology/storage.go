@@ -1,0 +1,253 @@
+package topology
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lovoo/goka/storage"
+	"github.com/syndtr/goleveldb/leveldb"
+	ldbiter "github.com/syndtr/goleveldb/leveldb/iterator"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+)
+
+// offsetKey is where goka's LevelDB storage keeps a partition's offset;
+// using the same key keeps state dirs readable by either storage.
+const offsetKey = "__offset"
+
+// Write-back bounds: a batch is written when it holds this many updates,
+// or this long after its first one.
+const (
+	flushEntries  = 4096
+	flushInterval = 50 * time.Millisecond
+)
+
+// ldbOptions keep each store small. kaudit opens one store per partition
+// of every table and view (74 with the default topics), and goleveldb's
+// defaults (4 MiB write buffer, 8 MiB block cache each) made that fixed
+// cost most of an instance's RSS.
+var ldbOptions = opt.Options{
+	WriteBuffer:        1 * opt.MiB,
+	BlockCacheCapacity: 1 * opt.MiB,
+	// Small write buffers make many level-0 tables; let more of them
+	// gather before compaction stalls writes (recovery writes fast).
+	CompactionL0Trigger:    8,
+	WriteL0SlowdownTrigger: 24,
+	WriteL0PauseTrigger:    36,
+}
+
+// batchedBuilder opens LevelDB stores whose writes are batched.
+//
+// goka's LevelDB storage writes each Set, and each offset after it, on its
+// own: two journal writes (syscalls) per table update, the largest single
+// cost in the dedup group's profile. Here updates collect in a batch that
+// is written with the latest offset every flushEntries updates or
+// flushInterval. A batch is atomic, so after a crash a store holds a
+// prefix of its changelog and the offset where that prefix ends; goka
+// recovers the rest from the changelog, as it does for any store that is
+// behind.
+func batchedBuilder(path string) storage.Builder {
+	return func(topic string, partition int32) (storage.Storage, error) {
+		fp := filepath.Join(path, fmt.Sprintf("%s.%d", topic, partition))
+		o := ldbOptions
+		db, err := leveldb.OpenFile(fp, &o)
+		if err != nil {
+			return nil, fmt.Errorf("opening leveldb %s: %w", fp, err)
+		}
+		return newBatchedStorage(db), nil
+	}
+}
+
+type batchedStorage struct {
+	db     *leveldb.DB
+	offset atomic.Int64
+
+	mu        sync.Mutex
+	pending   map[string][]byte // unwritten values; nil marks a delete
+	batch     leveldb.Batch
+	err       error // a failed background write, returned by the next call
+	recovered bool  // goka writes offsets only after recovery
+	dirty     bool  // the offset changed since the last write
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newBatchedStorage(db *leveldb.DB) *batchedStorage {
+	return &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (s *batchedStorage) Open() error {
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.mu.Lock()
+				if err := s.flushLocked(); err != nil && s.err == nil {
+					s.err = err
+				}
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return nil
+}
+
+func (s *batchedStorage) Close() error {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	err := s.flushLocked()
+	s.mu.Unlock()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *batchedStorage) Has(key string) (bool, error) {
+	v, err := s.Get(key)
+	return v != nil, err
+}
+
+func (s *batchedStorage) Get(key string) ([]byte, error) {
+	s.mu.Lock()
+	v, ok := s.pending[key]
+	s.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := s.db.Get([]byte(key), nil)
+	if err == leveldb.ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("leveldb get %q: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *batchedStorage) Set(key string, value []byte) error {
+	// Codecs may reuse their buffers; the batch and the map keep copies.
+	v := append(make([]byte, 0, len(value)), value...)
+	return s.update(func() {
+		s.pending[key] = v
+		s.batch.Put([]byte(key), v)
+	})
+}
+
+func (s *batchedStorage) Delete(key string) error {
+	return s.update(func() {
+		s.pending[key] = nil
+		s.batch.Delete([]byte(key))
+	})
+}
+
+func (s *batchedStorage) update(f func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	f()
+	if s.batch.Len() >= flushEntries {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+// GetOffset returns the offset this store has reached: the latest one set,
+// or the stored one after a restart.
+func (s *batchedStorage) GetOffset(def int64) (int64, error) {
+	if o := s.offset.Load(); o != 0 {
+		return o, nil
+	}
+	v, err := s.Get(offsetKey)
+	if err != nil || v == nil {
+		return def, err
+	}
+	o, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("leveldb offset %q: %w", v, err)
+	}
+	return o, nil
+}
+
+func (s *batchedStorage) SetOffset(offset int64) error {
+	s.offset.Store(offset)
+	s.mu.Lock()
+	s.dirty = true
+	err := s.err
+	s.mu.Unlock()
+	return err
+}
+
+func (s *batchedStorage) MarkRecovered() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recovered = true
+	return s.flushLocked()
+}
+
+// flushLocked writes the batch and the offset in one atomic write.
+func (s *batchedStorage) flushLocked() error {
+	if o := s.offset.Load(); s.dirty && o != 0 {
+		// During recovery too: the batch holds the data up to o, so the
+		// store is consistent at o whatever phase it crashes in.
+		s.batch.Put([]byte(offsetKey), strconv.AppendInt(nil, o, 10))
+		s.dirty = false
+	}
+	if s.batch.Len() == 0 {
+		return nil
+	}
+	if err := s.db.Write(&s.batch, nil); err != nil {
+		return fmt.Errorf("leveldb write: %w", err)
+	}
+	s.batch.Reset()
+	clear(s.pending)
+	return nil
+}
+
+func (s *batchedStorage) Iterator() (storage.Iterator, error) {
+	return s.IteratorWithRange(nil, nil)
+}
+
+// IteratorWithRange writes what is pending first, so the iterator sees
+// every update made before it.
+func (s *batchedStorage) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
+	s.mu.Lock()
+	err := s.flushLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	r := util.BytesPrefix(start)
+	if len(limit) > 0 {
+		r = &util.Range{Start: start, Limit: limit}
+	}
+	return &ldbIterator{s.db.NewIterator(r, &opt.ReadOptions{DontFillCache: true})}, nil
+}
+
+// ldbIterator skips the offset key, as goka's does.
+type ldbIterator struct{ ldbiter.Iterator }
+
+func (i *ldbIterator) Next() bool {
+	ok := i.Iterator.Next()
+	if ok && string(i.Key()) == offsetKey {
+		ok = i.Iterator.Next()
+	}
+	return ok
+}
+
+func (i *ldbIterator) Err() error { return i.Error() }
+
+func (i *ldbIterator) Value() ([]byte, error) { return i.Iterator.Value(), nil }
