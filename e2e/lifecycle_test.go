@@ -30,6 +30,7 @@ func TestEvictionAndReusedConnectionIDs(t *testing.T) {
 	cfg.Brokers = b.Addrs()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Dedup.TTL = time.Minute
+	cfg.Dedup.BatchAge = time.Second
 	p := startPipeline(t, cfg)
 	waitReady(t, p)
 	cl := newClient(t, b)

@@ -43,6 +43,7 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 	cfg := topology.Defaults()
 	cfg.Brokers = b.Addrs()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Dedup.BatchAge = time.Second // the counters are checked below
 	p1 := startPipeline(t, cfg)
 	p2 := startPipeline(t, cfg)
 	waitReady(t, p1, p2)
@@ -93,7 +94,7 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 		var st schemas.ConnState
 		c := conn(7, "User:app-2")
 		// Repeat requests are counted in batches that reach the table within
-		// dedup.BatchAge (plus a flush tick), so the counters settle shortly
+		// dedup.batch_age (plus a flush tick), so the counters settle shortly
 		// after the records are out.
 		require.Eventually(t, func() bool {
 			getJSON(t, p, "/v1/connections/"+url.PathEscape(c.ID), http.StatusOK, &st)

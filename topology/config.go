@@ -81,6 +81,13 @@ type DedupConfig struct {
 	// Kafka's default connections.max.idle.ms (10m); 0 in YAML keeps the
 	// default, "off" is not supported: state must stay bounded.
 	TTL time.Duration `yaml:"ttl"`
+	// BatchAge is how long repeat Produce/Fetch requests of a connection
+	// are counted on the input side before one batch record takes the
+	// counts to the table (default 30s). Longer means fewer table writes;
+	// the table's counters lag by up to this, and a crash loses up to this
+	// much of them. At most a quarter of the TTL, so that batches keep an
+	// active connection from looking idle.
+	BatchAge time.Duration `yaml:"batch_age"`
 }
 
 // Audited reports whether requests of api become audit records.
@@ -175,6 +182,9 @@ func (c *Config) setDefaults() {
 	if c.Dedup.TTL == 0 {
 		c.Dedup.TTL = dedup.DefaultTTL
 	}
+	if c.Dedup.BatchAge == 0 {
+		c.Dedup.BatchAge = min(dedup.BatchAge, c.Dedup.TTL/4)
+	}
 	// Copy before normalising: the caller's slice is not ours to change.
 	if c.Audit.Categories != nil {
 		cats := make([]string, len(c.Audit.Categories))
@@ -261,6 +271,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Dedup.TTL < time.Minute {
 		bad("dedup.ttl", "must be at least 1m, got %s", c.Dedup.TTL)
+	} else if c.Dedup.BatchAge < 100*time.Millisecond || c.Dedup.BatchAge > c.Dedup.TTL/4 {
+		bad("dedup.batch_age", "must be between 100ms and a quarter of dedup.ttl (%s), got %s", c.Dedup.TTL/4, c.Dedup.BatchAge)
 	}
 	if c.Topics.Partitions < 1 {
 		bad("topics.partitions", "must be at least 1, got %d", c.Topics.Partitions)

@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 			Partitions:        8,
 			Replication:       -1,
 		},
-		Dedup: topology.DedupConfig{TTL: 30 * time.Minute},
+		Dedup: topology.DedupConfig{TTL: 30 * time.Minute, BatchAge: 30 * time.Second},
 		Input: topology.InputConfig{MaxLineBytes: 1 << 20},
 	}, c)
 	require.NoError(t, c.Validate())
@@ -63,6 +63,8 @@ func TestValidate(t *testing.T) {
 		{name: "kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "banana" }, fields: []string{"kafka_version"}},
 		{name: "empty kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "" }, fields: []string{"kafka_version"}},
 		{name: "kafka version too old", edit: func(c *topology.Config) { c.KafkaVersion = "0.10.2.0" }, fields: []string{"kafka_version"}},
+		{name: "batch age above a quarter of the ttl", edit: func(c *topology.Config) { c.Dedup.BatchAge = 8 * time.Minute }, fields: []string{"dedup.batch_age"}},
+		{name: "batch age too short", edit: func(c *topology.Config) { c.Dedup.BatchAge = time.Millisecond }, fields: []string{"dedup.batch_age"}},
 		{name: "http addr without port", edit: func(c *topology.Config) { c.HTTPAddr = "localhost" }, fields: []string{"http_addr"}, detail: `"localhost" is not host:port`},
 		{name: "http addr port only", edit: func(c *topology.Config) { c.HTTPAddr = ":8080" }},
 		{name: "log time zone", edit: func(c *topology.Config) { c.LogTimeZone = "Mars/Olympus_Mons" }, fields: []string{"log_time_zone"}},
@@ -225,6 +227,15 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "a short ttl caps the default batch age at a quarter of it",
+			path: "short-ttl.yaml",
+			want: func() topology.Config {
+				c := topology.Defaults()
+				c.Dedup.TTL, c.Dedup.BatchAge = time.Minute, 15*time.Second
+				return c
+			},
+		},
+		{
 			name: "every field, other normalised to management",
 			path: "full.yaml",
 			want: func() topology.Config {
@@ -246,7 +257,7 @@ func TestLoadConfig(t *testing.T) {
 						Audit: "confluent-audit-log-events_prod", Partitions: 12, Replication: 3,
 					},
 					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
-					Dedup: topology.DedupConfig{TTL: 45 * time.Minute},
+					Dedup: topology.DedupConfig{TTL: 45 * time.Minute, BatchAge: 10 * time.Second},
 					Input: topology.InputConfig{MaxLineBytes: 2 << 20},
 					Routing: route.Config{
 						Routes: []route.OrderedRoute{{

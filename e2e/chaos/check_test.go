@@ -229,7 +229,7 @@ type tableCheck struct {
 	wantProducers, wantConsumers  int
 	// Suppressed counts are not exact under faults: a replay counts a
 	// repeat request again, and the input-side batcher loses up to
-	// dedup.BatchAge of counts in a crash (processors/dedup/batch.go).
+	// dedup.batch_age of counts in a crash (processors/dedup/batch.go).
 	// They are reported, not checked.
 	overcounted, undercounted int
 	problems                  []string

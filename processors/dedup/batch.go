@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"cmp"
 	"sync"
 	"time"
 
@@ -18,12 +19,19 @@ import (
 // What can go wrong is bounded: first requests, denials and anything that
 // might be a new connection still go to the table owner, so audit records
 // and their ids do not depend on batching. Counters are exact after a
-// graceful stop (batches are flushed); a crash loses at most BatchAge of a
+// graceful stop (batches are flushed); a crash loses at most Age of a
 // connection's counts, as the raw offsets of batched lines are committed.
 type Batcher struct {
 	// Known returns the view's state of a connection, nil when unknown.
 	Known func(key string) *schemas.ConnState
 	Rules Rules
+	// Age is how long a batch collects before it is sent; 0 means
+	// BatchAge. Busy connections fill a batch in far less; the age is for
+	// the many that send a request every few seconds.
+	Age time.Duration
+	// MaxPending bounds the connections with an open batch (memory); 0
+	// means DefaultMaxPending. Beyond it, repeats go to the table one by one.
+	MaxPending int
 
 	mu      sync.Mutex
 	pending map[string]*batch
@@ -37,8 +45,9 @@ type batch struct {
 
 // Batching bounds.
 const (
-	BatchMax = 1000
-	BatchAge = 5 * time.Second
+	BatchMax          = 1000
+	BatchAge          = 30 * time.Second
+	DefaultMaxPending = 100_000
 )
 
 // absorb counts r into its connection's batch when the table already
@@ -65,6 +74,9 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	}
 	bt := b.pending[key]
 	if bt == nil {
+		if len(b.pending) >= cmp.Or(b.MaxPending, DefaultMaxPending) {
+			return nil, false
+		}
 		bt = &batch{since: time.Now(), rec: &schemas.RequestLog{
 			Cluster: r.Cluster, Connection: r.Connection, APIKey: -2, APIName: schemas.BatchAPI,
 		}}
@@ -119,14 +131,14 @@ func addToBatch(b, r *schemas.RequestLog) {
 	}
 }
 
-// Due returns the batches older than BatchAge, or all with all=true, and
+// Due returns the batches older than the batch age, or all with all=true, and
 // forgets them. The caller sends each to the loop topic under its key.
 func (b *Batcher) Due(all bool) map[string]*schemas.RequestLog {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]*schemas.RequestLog{}
 	for k, bt := range b.pending {
-		if all || time.Since(bt.since) >= BatchAge {
+		if all || time.Since(bt.since) >= cmp.Or(b.Age, BatchAge) {
 			out[k] = bt.rec
 			delete(b.pending, k)
 		}

@@ -89,3 +89,23 @@ func TestBatchesFoldIntoState(t *testing.T) {
 	require.EqualValues(t, 1, due["k"].BatchProduce)
 	require.Nil(t, applyBatch(nil, due["k"]).FirstProduce, "an evicted connection starts over without a first record")
 }
+
+// Age sets when a partial batch is due, and MaxPending bounds the
+// connections batching at once: a connection beyond it is not batched.
+func TestBatcherAgeAndMaxPending(t *testing.T) {
+	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Age: time.Nanosecond, MaxPending: 2,
+		Known: func(string) *schemas.ConnState { return known }}
+	for i, key := range []string{"a", "b", "a"} {
+		_, ok := b.absorb(produce(i, int64(2+i), 5, "orders"), key)
+		require.True(t, ok, key)
+	}
+	_, ok := b.absorb(produce(3, 5, 5, "orders"), "c")
+	require.False(t, ok, "a third connection goes to the owner")
+	time.Sleep(time.Millisecond)
+	due := b.Due(false)
+	require.Len(t, due, 2, "older than Age")
+	require.EqualValues(t, 2, due["a"].BatchProduce)
+	_, ok = b.absorb(produce(4, 6, 5, "orders"), "c")
+	require.True(t, ok, "room again once the batches were sent")
+}
