@@ -19,8 +19,8 @@ import (
 // using the same key keeps state dirs readable by either storage.
 const offsetKey = "__offset"
 
-// Write-back bounds: a batch is written when it holds this many updates,
-// or this long after its first one.
+// Write-back bounds: the batch is written when it holds this many
+// updates, and on a timer this often.
 const (
 	flushEntries  = 4096
 	flushInterval = 50 * time.Millisecond
@@ -66,22 +66,20 @@ type batchedStorage struct {
 	db     *leveldb.DB
 	offset atomic.Int64
 
-	mu        sync.Mutex
-	pending   map[string][]byte // unwritten values; nil marks a delete
-	batch     leveldb.Batch
-	err       error // a failed background write, returned by the next call
-	recovered bool  // goka writes offsets only after recovery
-	dirty     bool  // the offset changed since the last write
+	mu      sync.Mutex
+	pending map[string][]byte // unwritten values; nil marks a delete
+	batch   leveldb.Batch
+	err     error // a failed background write, returned by the next call
+	dirty   bool  // the offset changed since the last write
 
 	stop chan struct{}
 	done chan struct{}
 }
 
+// newBatchedStorage starts the flush timer here rather than in Open, so
+// that Close never waits for a goroutine that was not started.
 func newBatchedStorage(db *leveldb.DB) *batchedStorage {
-	return &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
-}
-
-func (s *batchedStorage) Open() error {
+	s := &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(flushInterval)
@@ -99,8 +97,10 @@ func (s *batchedStorage) Open() error {
 			}
 		}
 	}()
-	return nil
+	return s
 }
+
+func (s *batchedStorage) Open() error { return nil }
 
 func (s *batchedStorage) Close() error {
 	close(s.stop)
@@ -194,7 +194,6 @@ func (s *batchedStorage) SetOffset(offset int64) error {
 func (s *batchedStorage) MarkRecovered() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.recovered = true
 	return s.flushLocked()
 }
 
