@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kaudit/kaudit/schemas"
-	"github.com/kaudit/kaudit/topology"
 )
 
 // chromium finds Debian's chromium, which .ci/run installs. The test is
@@ -103,16 +102,11 @@ func TestBrowserLooksUpPrincipal(t *testing.T) {
 	skipShort(t)
 	ctx := browser(t) // skips before any broker starts when chromium is absent
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	cfg.HTTPToken = queryToken
 	p := startPipeline(t, cfg)
 	waitReady(t, p)
-	tr := queryTraffic()
-	lines := tr.send(t, newClient(t, b), cfg.Topics.Raw)
-	e := tr.expect(cfg.Cluster.ID)
-	waitTables(t, p, e, queryToken, cfg.Topics.Audit)
+	lines, e := sendQueryTraffic(t, b, p, cfg)
 
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()

@@ -49,6 +49,15 @@ func startBroker(t *testing.T) *embedded.Broker {
 	return b
 }
 
+// httpConfig is the default config on broker b with the query API on a
+// free port.
+func httpConfig(b *embedded.Broker) topology.Config {
+	cfg := topology.Defaults()
+	cfg.Brokers = b.Addrs()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	return cfg
+}
+
 // startPipeline runs one kaudit instance until the test ends, and waits
 // until its topics exist.
 func startPipeline(t *testing.T, cfg topology.Config, opts ...topology.Option) *topology.Pipeline {

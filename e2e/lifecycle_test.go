@@ -26,9 +26,7 @@ func TestEvictionAndReusedConnectionIDs(t *testing.T) {
 	skipShort(t)
 	const wave = 60
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	cfg.Dedup.TTL = time.Minute
 	cfg.Dedup.BatchAge = time.Second
 	p := startPipeline(t, cfg)

@@ -40,9 +40,7 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 	skipShort(t)
 	const conns, perConn = 40, 6
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	cfg.Dedup.BatchAge = time.Second // the counters are checked below
 	p1 := startPipeline(t, cfg)
 	p2 := startPipeline(t, cfg)

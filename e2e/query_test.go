@@ -34,6 +34,7 @@ import (
 	"github.com/kaudit/kaudit/schemas"
 	"github.com/kaudit/kaudit/topology"
 	"github.com/kaudit/kaudit/topology/demo"
+	"github.com/kaudit/kaudit/topology/embedded"
 )
 
 // The query tests send demo-like traffic and compare the HTTP answers
@@ -436,6 +437,17 @@ func equalJSON(a, b any) bool {
 
 // waitTables waits until every principal, topic and connection answer
 // equals what the traffic implies, and the audit records are all out.
+// sendQueryTraffic sends queryTraffic to p's raw topic and waits until
+// p's tables answer for it; it returns the lines sent and what they imply.
+func sendQueryTraffic(t *testing.T, b *embedded.Broker, p *topology.Pipeline, cfg topology.Config) (int, *expectation) {
+	t.Helper()
+	tr := queryTraffic()
+	lines := tr.send(t, newClient(t, b), cfg.Topics.Raw)
+	e := tr.expect(cfg.Cluster.ID)
+	waitTables(t, p, e, queryToken, cfg.Topics.Audit)
+	return lines, e
+}
+
 func waitTables(t *testing.T, p *topology.Pipeline, e *expectation, token, audit string) {
 	t.Helper()
 	for name, want := range e.principals {
@@ -469,17 +481,11 @@ func waitTables(t *testing.T, p *topology.Pipeline, e *expectation, token, audit
 func TestQueryAnswersMatchTraffic(t *testing.T) {
 	skipShort(t)
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	cfg.HTTPToken = queryToken
 	p := startPipeline(t, cfg)
 	waitReady(t, p)
-
-	tr := queryTraffic()
-	lines := tr.send(t, newClient(t, b), cfg.Topics.Raw)
-	e := tr.expect(cfg.Cluster.ID)
-	waitTables(t, p, e, queryToken, cfg.Topics.Audit)
+	lines, e := sendQueryTraffic(t, b, p, cfg)
 
 	t.Run("principal", func(t *testing.T) {
 		got, a := principalAnswer(t, p, "User:mallory", queryToken)
@@ -795,17 +801,12 @@ func testQueryCLI(t *testing.T, p *topology.Pipeline, e *expectation) {
 func TestReadyzAfterRecovery(t *testing.T) {
 	skipShort(t)
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	cfg.HTTPToken = queryToken
 
 	p1, stop1 := runPipeline(t, cfg)
 	waitReady(t, p1)
-	tr := queryTraffic()
-	tr.send(t, newClient(t, b), cfg.Topics.Raw)
-	e := tr.expect(cfg.Cluster.ID)
-	waitTables(t, p1, e, queryToken, cfg.Topics.Audit)
+	_, e := sendQueryTraffic(t, b, p1, cfg)
 	stop1()
 
 	p2, stop2 := runPipeline(t, cfg)

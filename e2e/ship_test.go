@@ -194,9 +194,7 @@ func TestShipRotationAndRestart(t *testing.T) {
 func TestShipIntoPipeline(t *testing.T) {
 	skipShort(t)
 	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	p := startPipeline(t, cfg)
 
 	l := &shipLog{t: t, live: filepath.Join(t.TempDir(), "kafka-request.log")}

@@ -78,9 +78,7 @@ func TestBrokerRestart(t *testing.T) {
 	opts := embedded.Options{Listen: fmt.Sprintf("127.0.0.1:%d", port), DataDir: filepath.Join(dir, "kafka")}
 	b, err := embedded.Start(opts)
 	require.NoError(t, err)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := httpConfig(b)
 	p, stop := runPipeline(t, cfg)
 	waitReady(t, p)
 
