@@ -233,14 +233,7 @@ func printConnection(w io.Writer, c *schemas.ConnState, st *topology.Staleness) 
 func printPrincipal(w io.Writer, p *schemas.PrincipalSummary, st *topology.Staleness) {
 	row(w, "principal", p.Principal)
 	row(w, "view", viewState(st))
-	row(w, "total", totals(p.Total))
-	row(w, "first seen", fmtTime(p.Total.First))
-	row(w, "last seen", fmtTime(p.Total.Last))
-	fmt.Fprintln(w)
-	row(w, accessHeader("RESOURCE")...)
-	for _, k := range sortedKeys(p.Resources) {
-		row(w, accessRow(k, p.Resources[k])...)
-	}
+	printAccess(w, p.Total, "RESOURCE", p.Resources)
 	fmt.Fprintln(w)
 	conns := append([]schemas.SeenConnection(nil), p.Connections...)
 	sort.SliceStable(conns, func(i, j int) bool { return conns[i].First.Before(conns[j].First) })
@@ -259,13 +252,19 @@ func printTopic(w io.Writer, t *schemas.TopicSummary, st *topology.Staleness) {
 	row(w, "topic", t.Topic)
 	row(w, "view", viewState(st))
 	row(w, "cluster", t.Cluster)
-	row(w, "total", totals(t.Total))
-	row(w, "first seen", fmtTime(t.Total.First))
-	row(w, "last seen", fmtTime(t.Total.Last))
+	printAccess(w, t.Total, "PRINCIPAL", t.Principals)
+}
+
+// printAccess writes a summary's totals and its access table, one row per
+// key (a principal's resources, a topic's principals).
+func printAccess(w io.Writer, total schemas.Access, keyHeader string, by map[string]*schemas.Access) {
+	row(w, "total", totals(total))
+	row(w, "first seen", fmtTime(total.First))
+	row(w, "last seen", fmtTime(total.Last))
 	fmt.Fprintln(w)
-	row(w, accessHeader("PRINCIPAL")...)
-	for _, k := range sortedKeys(t.Principals) {
-		row(w, accessRow(k, t.Principals[k])...)
+	row(w, accessHeader(keyHeader)...)
+	for _, k := range sortedKeys(by) {
+		row(w, accessRow(k, by[k])...)
 	}
 }
 
