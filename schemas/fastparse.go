@@ -100,9 +100,9 @@ func parseBody(body []byte, r *RequestLog) error {
 	}
 	switch r.APIKey {
 	case APIProduce:
-		err = r.readProduce(v.Get("request"), v.Get("response"))
+		err = r.readProduce(v)
 	case APIFetch:
-		err = r.readFetch(v.Get("request"), v.Get("response"))
+		err = r.readFetch(v)
 	default:
 		// Other APIs keep their bodies for the audit mapping.
 		r.Request, r.Response = marshalBody(v.Get("request")), marshalBody(v.Get("response"))
@@ -215,6 +215,16 @@ func object(field string, v *fastjson.Value) (*fastjson.Value, error) {
 	return v, nil
 }
 
+// bodies returns a line's request and response, each an object or nil
+// when absent.
+func bodies(line *fastjson.Value) (req, resp *fastjson.Value, err error) {
+	if req, err = object("request", line.Get("request")); err != nil {
+		return nil, nil, err
+	}
+	resp, err = object("response", line.Get("response"))
+	return req, resp, err
+}
+
 // topicKey is how Produce/Fetch name a topic: by name, or by id from v13.
 func topicKey(t *fastjson.Value, nameField string) (string, error) {
 	if t.Type() != fastjson.TypeObject {
@@ -275,12 +285,8 @@ func eachTopic(body *fastjson.Value, list, name, parts string, each func(key str
 // readProduce keeps what auditing needs of a Produce: each topic with its
 // record bytes and outcome. The bodies themselves are dropped: the dedup
 // step never needs them and the audit record shows only topics and codes.
-func (r *RequestLog) readProduce(reqV, respV *fastjson.Value) error {
-	req, err := object("request", reqV)
-	if err != nil {
-		return err
-	}
-	resp, err := object("response", respV)
+func (r *RequestLog) readProduce(line *fastjson.Value) error {
+	req, resp, err := bodies(line)
 	if err != nil {
 		return err
 	}
@@ -302,12 +308,8 @@ func (r *RequestLog) readProduce(reqV, respV *fastjson.Value) error {
 
 // readFetch keeps what auditing needs of a Fetch: each requested topic with
 // the bytes and outcome of its response, and whether a replica sent it.
-func (r *RequestLog) readFetch(reqV, respV *fastjson.Value) error {
-	req, err := object("request", reqV)
-	if err != nil {
-		return err
-	}
-	resp, err := object("response", respV)
+func (r *RequestLog) readFetch(line *fastjson.Value) error {
+	req, resp, err := bodies(line)
 	if err != nil {
 		return err
 	}
