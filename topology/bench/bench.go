@@ -241,17 +241,11 @@ func (r *run) phases(ctx context.Context) error {
 
 // preload creates the topics and writes the workload to the raw topic.
 func (r *run) preload(ctx context.Context, addr string, gen *Generator) error {
-	cl, err := newProducer(addr, rawTopic, 5*time.Millisecond)
+	cl, err := rawProducer(ctx, addr, r.o.CleanerBackoff, rawTopic, copyTopic)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := setCleanerBackoff(ctx, cl, r.o.CleanerBackoff); err != nil {
-		return err
-	}
-	if err := createTopics(ctx, cl, partitions, rawTopic, copyTopic); err != nil {
-		return err
-	}
 	r.log.Info("preloading", "lines", r.o.Lines, "topic", rawTopic)
 	took, err := preload(ctx, newSender(cl, gen), r.o.Lines)
 	if err != nil {
@@ -490,17 +484,11 @@ func (r *run) table(ctx context.Context) error {
 	}
 	r.track(broker)
 	defer broker.stop(30 * time.Second)
-	cl, err := newProducer(addr, rawTopic, 5*time.Millisecond)
+	cl, err := rawProducer(ctx, addr, r.o.CleanerBackoff, rawTopic)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := setCleanerBackoff(ctx, cl, r.o.CleanerBackoff); err != nil {
-		return err
-	}
-	if err := createTopics(ctx, cl, partitions, rawTopic); err != nil {
-		return err
-	}
 
 	warm := filepath.Join(r.dir, "state-table")
 	p, err := startPipeline(r.o.Binary, "kaudit-table", filepath.Join(r.dir, "kaudit-table.log"), addr, warm)

@@ -237,3 +237,21 @@ func (r *latencyReader) snapshot() (int64, []sample, time.Time) {
 	defer r.mu.Unlock()
 	return r.records, append([]sample(nil), r.samples...), r.last
 }
+
+// rawProducer prepares a fresh broker (the cleaner backoff, then topics)
+// and returns a producer to the raw topic; the caller closes it.
+func rawProducer(ctx context.Context, addr string, cleanerBackoff time.Duration, topics ...string) (*kgo.Client, error) {
+	cl, err := newProducer(addr, rawTopic, 5*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	if err := setCleanerBackoff(ctx, cl, cleanerBackoff); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	if err := createTopics(ctx, cl, partitions, topics...); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}

@@ -211,19 +211,10 @@ func (g *Generator) Next(buf, stamp []byte) Line {
 		pool, k = poolDistinct, int(g.n)
 	case kind == KindProduce || kind == KindFetch:
 		pool, k = poolClient, g.rng.IntN(g.w.Connections)
-		// A connection produces or fetches, by its index.
-		if k%2 == 0 {
-			kind = KindProduce
-		} else {
-			kind = KindFetch
-		}
+		kind = byParity(k, KindProduce, KindFetch)
 	case kind == KindDeniedProduce || kind == KindDeniedFetch:
 		pool, k = poolRogue, g.rng.IntN(rogueConns)
-		if k%2 == 0 {
-			kind = KindDeniedProduce
-		} else {
-			kind = KindDeniedFetch
-		}
+		kind = byParity(k, KindDeniedProduce, KindDeniedFetch)
 	case kind == KindDeniedCreateTopics || kind == KindDeniedDeleteTopics:
 		pool, k = poolRogue, g.rng.IntN(rogueConns)
 	default:
@@ -437,3 +428,12 @@ func (g *Generator) setConn(pool, k int, stamp []byte) {
 var admins = []string{"User:sa-platform-admin-0", "User:sa-platform-admin-1", "User:sa-platform-admin-2", "User:ops-break-glass"}
 
 var rogues = []string{"User:mallory", "User:contractor-temp-17", "User:sa-decommissioned-batch", "User:legacy-etl"}
+
+// byParity picks by a connection's index, so that a connection always
+// produces or always fetches.
+func byParity(k int, even, odd Kind) Kind {
+	if k%2 == 0 {
+		return even
+	}
+	return odd
+}
