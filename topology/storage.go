@@ -19,8 +19,8 @@ import (
 // using the same key keeps state dirs readable by either storage.
 const offsetKey = "__offset"
 
-// Write-back bounds: the batch is written when it holds this many
-// updates, and on a timer this often.
+// Write-back bounds: pending updates are written when this many keys have
+// one, and on a timer this often.
 const (
 	flushEntries  = 4096
 	flushInterval = 50 * time.Millisecond
@@ -45,7 +45,7 @@ var ldbOptions = opt.Options{
 // goka's LevelDB storage writes each Set, and each offset after it, on its
 // own: two journal writes (syscalls) per table update, the largest single
 // cost in the dedup group's profile. Here updates collect in a batch that
-// is written with the latest offset every flushEntries updates or
+// is written with the latest offset every flushEntries keys or
 // flushInterval. A batch is atomic, so after a crash a store holds a
 // prefix of its changelog and the offset where that prefix ends; goka
 // recovers the rest from the changelog, as it does for any store that is
@@ -68,9 +68,8 @@ type batchedStorage struct {
 
 	mu      sync.Mutex
 	pending map[string][]byte // unwritten values; nil marks a delete
-	batch   leveldb.Batch
-	err     error // a failed background write, returned by the next call
-	dirty   bool  // the offset changed since the last write
+	err     error             // a failed background write, returned by the next call
+	dirty   bool              // the offset changed since the last write
 
 	stop chan struct{}
 	done chan struct{}
@@ -137,29 +136,21 @@ func (s *batchedStorage) Get(key string) ([]byte, error) {
 }
 
 func (s *batchedStorage) Set(key string, value []byte) error {
-	// Codecs may reuse their buffers; the batch and the map keep copies.
-	v := append(make([]byte, 0, len(value)), value...)
-	return s.update(func() {
-		s.pending[key] = v
-		s.batch.Put([]byte(key), v)
-	})
+	// Codecs may reuse their buffers; the map keeps a copy. Only nil
+	// marks a delete, so an empty value stays non-nil.
+	return s.update(key, append(make([]byte, 0, len(value)), value...))
 }
 
-func (s *batchedStorage) Delete(key string) error {
-	return s.update(func() {
-		s.pending[key] = nil
-		s.batch.Delete([]byte(key))
-	})
-}
+func (s *batchedStorage) Delete(key string) error { return s.update(key, nil) }
 
-func (s *batchedStorage) update(f func()) error {
+func (s *batchedStorage) update(key string, v []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	f()
-	if s.batch.Len() >= flushEntries {
+	s.pending[key] = v
+	if len(s.pending) >= flushEntries {
 		return s.flushLocked()
 	}
 	return nil
@@ -197,21 +188,29 @@ func (s *batchedStorage) MarkRecovered() error {
 	return s.flushLocked()
 }
 
-// flushLocked writes the batch and the offset in one atomic write.
+// flushLocked writes the pending updates and the offset in one atomic
+// batch; a key updated several times since the last one is written once.
 func (s *batchedStorage) flushLocked() error {
+	var b leveldb.Batch
+	for k, v := range s.pending {
+		if v == nil {
+			b.Delete([]byte(k))
+		} else {
+			b.Put([]byte(k), v)
+		}
+	}
 	if o := s.offset.Load(); s.dirty && o != 0 {
 		// During recovery too: the batch holds the data up to o, so the
 		// store is consistent at o whatever phase it crashes in.
-		s.batch.Put([]byte(offsetKey), strconv.AppendInt(nil, o, 10))
-		s.dirty = false
+		b.Put([]byte(offsetKey), strconv.AppendInt(nil, o, 10))
 	}
-	if s.batch.Len() == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
-	if err := s.db.Write(&s.batch, nil); err != nil {
+	if err := s.db.Write(&b, nil); err != nil {
 		return fmt.Errorf("leveldb write: %w", err)
 	}
-	s.batch.Reset()
+	s.dirty = false
 	clear(s.pending)
 	return nil
 }
