@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -8,43 +9,67 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// clientIPCases are TestClientIP's table and FuzzClientIP's seeds.
+var clientIPCases = []struct {
+	name       string
+	connection string
+	want       string
+}{
+	// Kafka 1.0–3.9: local-remote-index.
+	{name: "3.x IPv4", connection: "10.0.0.11:9094-10.0.1.23:51544-17", want: "10.0.1.23"},
+	{name: "3.x IPv4 index 0", connection: "127.0.0.1:9092-127.0.0.1:54321-0", want: "127.0.0.1"},
+	{name: "3.x IPv4 max index", connection: "10.0.0.11:9094-10.0.1.23:51544-2147483647", want: "10.0.1.23"},
+	// Kafka 4.x: local-remote-processor-index.
+	{name: "4.x IPv4", connection: "10.0.0.11:9094-10.0.1.23:51544-2-17", want: "10.0.1.23"},
+	{name: "4.x IPv4 processor 0", connection: "127.0.0.1:9092-127.0.0.1:54321-0-0", want: "127.0.0.1"},
+	// IPv6 hosts come without brackets; split at the last ':'.
+	{name: "3.x IPv6 loopback", connection: "::1:9092-::1:50000-3", want: "::1"},
+	{name: "4.x IPv6 loopback", connection: "::1:9092-::1:50000-1-3", want: "::1"},
+	{name: "4.x IPv6 link-local with scope", connection: "fe80::1%eth0:9092-fe80::2%eth0:40000-1-2", want: "fe80::2%eth0"},
+	{name: "3.x IPv6 link-local with scope", connection: "fe80::1%eth0:9092-fe80::2%eth0:40000-2", want: "fe80::2%eth0"},
+	{name: "3.x IPv6 numeric scope", connection: "fe80::1%2:9092-fe80::2%2:40000-7", want: "fe80::2%2"},
+	{name: "3.x IPv6 global", connection: "2001:db8::1:9092-2001:db8:0:0:0:0:0:2:50000-3", want: "2001:db8:0:0:0:0:0:2"},
+	{name: "4.x IPv6 global", connection: "2001:db8::1:9092-2001:db8::2:50000-4-3", want: "2001:db8::2"},
+	{name: "IPv6 local, IPv4 remote", connection: "::ffff:10.0.0.11:9094-10.0.1.23:51544-17", want: "10.0.1.23"},
+	// Neither form.
+	{name: "empty", connection: "", want: ""},
+	{name: "garbage", connection: "garbage", want: ""},
+	{name: "only the local address", connection: "10.0.0.11:9094", want: ""},
+	{name: "no index", connection: "10.0.0.11:9094-10.0.1.23:51544", want: ""},
+	{name: "no remote port", connection: "10.0.0.11:9094-10.0.1.23-17", want: ""},
+	{name: "non-numeric index", connection: "10.0.0.11:9094-10.0.1.23:51544-x", want: ""},
+	{name: "five parts", connection: "10.0.0.11:9094-10.0.1.23:51544-1-2-3", want: ""},
+	{name: "trailing dash", connection: "10.0.0.11:9094-10.0.1.23:51544-17-", want: ""},
+	{name: "whitespace around", connection: " 10.0.0.11:9094-10.0.1.23:51544-17 ", want: ""},
+	{name: "newline in a host", connection: "10.0.0.11:9094-10.0\n.1.23:51544-17", want: ""},
+	{name: "empty local host", connection: ":9094-10.0.1.23:51544-17", want: ""},
+	{name: "empty remote host", connection: "10.0.0.11:9094-:51544-17", want: ""},
+	{name: "local port not numeric", connection: "h:90a4-10.0.1.23:51544-17", want: ""},
+	{name: "shortest local host wins", connection: "a:1-b:2-c:3-4", want: "b:2-c"},
+}
+
 func TestClientIP(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		connection string
-		want       string
-	}{
-		// Kafka 1.0–3.9: local-remote-index.
-		{name: "3.x IPv4", connection: "10.0.0.11:9094-10.0.1.23:51544-17", want: "10.0.1.23"},
-		{name: "3.x IPv4 index 0", connection: "127.0.0.1:9092-127.0.0.1:54321-0", want: "127.0.0.1"},
-		{name: "3.x IPv4 max index", connection: "10.0.0.11:9094-10.0.1.23:51544-2147483647", want: "10.0.1.23"},
-		// Kafka 4.x: local-remote-processor-index.
-		{name: "4.x IPv4", connection: "10.0.0.11:9094-10.0.1.23:51544-2-17", want: "10.0.1.23"},
-		{name: "4.x IPv4 processor 0", connection: "127.0.0.1:9092-127.0.0.1:54321-0-0", want: "127.0.0.1"},
-		// IPv6 hosts come without brackets; split at the last ':'.
-		{name: "3.x IPv6 loopback", connection: "::1:9092-::1:50000-3", want: "::1"},
-		{name: "4.x IPv6 loopback", connection: "::1:9092-::1:50000-1-3", want: "::1"},
-		{name: "4.x IPv6 link-local with scope", connection: "fe80::1%eth0:9092-fe80::2%eth0:40000-1-2", want: "fe80::2%eth0"},
-		{name: "3.x IPv6 link-local with scope", connection: "fe80::1%eth0:9092-fe80::2%eth0:40000-2", want: "fe80::2%eth0"},
-		{name: "3.x IPv6 numeric scope", connection: "fe80::1%2:9092-fe80::2%2:40000-7", want: "fe80::2%2"},
-		{name: "3.x IPv6 global", connection: "2001:db8::1:9092-2001:db8:0:0:0:0:0:2:50000-3", want: "2001:db8:0:0:0:0:0:2"},
-		{name: "4.x IPv6 global", connection: "2001:db8::1:9092-2001:db8::2:50000-4-3", want: "2001:db8::2"},
-		{name: "IPv6 local, IPv4 remote", connection: "::ffff:10.0.0.11:9094-10.0.1.23:51544-17", want: "10.0.1.23"},
-		// Neither form.
-		{name: "empty", connection: "", want: ""},
-		{name: "garbage", connection: "garbage", want: ""},
-		{name: "only the local address", connection: "10.0.0.11:9094", want: ""},
-		{name: "no index", connection: "10.0.0.11:9094-10.0.1.23:51544", want: ""},
-		{name: "no remote port", connection: "10.0.0.11:9094-10.0.1.23-17", want: ""},
-		{name: "non-numeric index", connection: "10.0.0.11:9094-10.0.1.23:51544-x", want: ""},
-		{name: "five parts", connection: "10.0.0.11:9094-10.0.1.23:51544-1-2-3", want: ""},
-		{name: "trailing dash", connection: "10.0.0.11:9094-10.0.1.23:51544-17-", want: ""},
-		{name: "whitespace around", connection: " 10.0.0.11:9094-10.0.1.23:51544-17 ", want: ""},
-	} {
+	for _, tc := range clientIPCases {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, ClientIP(tc.connection))
 		})
 	}
+}
+
+// FuzzClientIP checks the hand-written ClientIP against the pattern it
+// replaces.
+func FuzzClientIP(f *testing.F) {
+	pattern := regexp.MustCompile(`^(.+?):(\d+)-(.+):(\d+)-(\d+)(?:-(\d+))?$`)
+	for _, tc := range clientIPCases {
+		f.Add(tc.connection)
+	}
+	f.Fuzz(func(t *testing.T, connection string) {
+		want := ""
+		if m := pattern.FindStringSubmatch(connection); m != nil {
+			want = m[3]
+		}
+		require.Equal(t, want, ClientIP(connection), "connection %q", connection)
+	})
 }
 
 func TestClientIPOfExampleLines(t *testing.T) {

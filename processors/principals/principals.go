@@ -85,7 +85,7 @@ func seen(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.Se
 		return conns
 	}
 	if s.ClientIP == "" {
-		s.ClientIP = schemas.ClientIP(s.Connection) // only for new entries: it is a regexp
+		s.ClientIP = schemas.ClientIP(s.Connection) // only for new entries
 	}
 	conns = append(conns, s)
 	if len(conns) > MaxConnections {
