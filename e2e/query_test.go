@@ -483,6 +483,7 @@ func TestQueryAnswersMatchTraffic(t *testing.T) {
 	b := startBroker(t)
 	cfg := httpConfig(b)
 	cfg.HTTPToken = queryToken
+	cfg.HTTPPprof = true
 	p := startPipeline(t, cfg)
 	waitReady(t, p)
 	lines, e := sendQueryTraffic(t, b, p, cfg)
@@ -585,7 +586,12 @@ func TestQueryAnswersMatchTraffic(t *testing.T) {
 			require.Equal(t, http.StatusUnauthorized, code, "/metrics with token %q", tok)
 			code, _, _ = apiGet(t, p, "/v1/stats", tok)
 			require.Equal(t, http.StatusUnauthorized, code, "/v1/stats with token %q", tok)
+			code, _, _ = apiGet(t, p, "/debug/pprof/", tok)
+			require.Equal(t, http.StatusUnauthorized, code, "/debug/pprof/ with token %q", tok)
 		}
+		code, _, body := apiGet(t, p, "/debug/pprof/goroutine?debug=1", queryToken)
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, string(body), "goroutine profile: total")
 		// Probes and the page's files stay open; the page holds no data.
 		for _, path := range []string{"/healthz", "/readyz", "/ui/", "/ui/app.js"} {
 			code, _, _ := apiGet(t, p, path, "")
@@ -595,7 +601,7 @@ func TestQueryAnswersMatchTraffic(t *testing.T) {
 		require.Equal(t, http.StatusFound, code)
 		require.Equal(t, "/ui/", h.Get("Location"))
 
-		code, _, body := apiGet(t, p, "/v1/stats", queryToken)
+		code, _, body = apiGet(t, p, "/v1/stats", queryToken)
 		require.Equal(t, http.StatusOK, code)
 		var st topology.Stats
 		require.NoError(t, json.Unmarshal(body, &st))
@@ -825,6 +831,8 @@ func TestReadyzAfterRecovery(t *testing.T) {
 		}
 		hc, _, _ := apiGet(t, p2, "/healthz", "")
 		require.Equal(t, http.StatusOK, hc, "/healthz is up while recovering")
+		pc, _, _ := apiGet(t, p2, "/debug/pprof/", queryToken)
+		require.Equal(t, http.StatusNotFound, pc, "profiles are off by default")
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.GreaterOrEqual(t, len(probes), 2, "readyz must not be ready as soon as the server listens: %v", probes)

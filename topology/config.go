@@ -39,6 +39,9 @@ type Config struct {
 	HTTPToken string `yaml:"http_token"`
 	// HTTPTokenFile reads HTTPToken from a file (e.g. a mounted secret).
 	HTTPTokenFile string `yaml:"http_token_file"`
+	// HTTPPprof serves Go's profiles under /debug/pprof/, behind the
+	// token. Off by default: a CPU profile costs the pipeline while it runs.
+	HTTPPprof bool `yaml:"http_pprof"`
 	// StateDir keeps group-table state on disk (LevelDB) so a restart
 	// recovers fast; "" keeps it in memory, recovered from Kafka at start.
 	StateDir string `yaml:"state_dir"`

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -531,14 +532,20 @@ func (p *Pipeline) handler() http.Handler {
 			Staleness: staleness(PrincipalsTable),
 		},
 	}
+	extra := map[string]http.Handler{
+		"GET /metrics":  promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}),
+		"GET /v1/stats": http.HandlerFunc(p.serveStats),
+	}
+	if p.cfg.HTTPPprof {
+		extra["GET /debug/pprof/"] = http.HandlerFunc(pprof.Index) // heap, goroutine, allocs, ...
+		extra["GET /debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
+		extra["GET /debug/pprof/trace"] = http.HandlerFunc(pprof.Trace)
+		extra["GET /debug/pprof/symbol"] = http.HandlerFunc(pprof.Symbol)
+	}
 	mux := http.NewServeMux()
 	routeUI(mux) // the page: outside the token check, see web.go
 	mux.Handle("/", query.Handler(query.Options{
-		Tables: tables, Ready: p.Ready, Log: p.log, Token: p.cfg.HTTPToken,
-		Extra: map[string]http.Handler{
-			"GET /metrics":  promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{}),
-			"GET /v1/stats": http.HandlerFunc(p.serveStats),
-		},
+		Tables: tables, Ready: p.Ready, Log: p.log, Token: p.cfg.HTTPToken, Extra: extra,
 	}))
 	return mux
 }

@@ -16,6 +16,7 @@ func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	routerCfg := fs.String("router-config", envOr("KAUDIT_ROUTER_CONFIG", ""), "Confluent router config JSON (confluent.security.event.router.config) (env KAUDIT_ROUTER_CONFIG)")
 	strict := fs.Bool("strict-topic-names", false, "require Confluent's confluent-audit-log-events* destination names")
 	httpAddr := fs.String("http", envOr("KAUDIT_HTTP", ""), "query/health/metrics listen address, e.g. :8080 (env KAUDIT_HTTP)")
+	pprof := fs.Bool("pprof", false, "serve Go profiles under /debug/pprof/ on the --http address")
 	stateDir := fs.String("state-dir", envOr("KAUDIT_STATE_DIR", ""), "keep table state on disk here; empty keeps it in memory (env KAUDIT_STATE_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,6 +35,7 @@ func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if *stateDir != "" {
 		cfg.StateDir = *stateDir
 	}
+	cfg.HTTPPprof = cfg.HTTPPprof || *pprof
 	p, err := topology.New(cfg, topology.WithLogger(log))
 	if err != nil {
 		return err
