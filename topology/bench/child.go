@@ -218,17 +218,22 @@ const (
 	mRecordsOut = "kaudit_records_out_total"
 	mDeadLetter = "kaudit_dead_letter_total"
 	mRestarts   = "kaudit_restarts_total"
+	mNotAudited = "kaudit_not_audited_total"
+	mParsed     = mLinesIn + `{outcome="parsed"}`
 )
 
 // counters is one scrape of kaudit's counters, each summed over labels.
 type counters struct {
 	LinesIn, Kept, Suppressed, Audited, RecordsOut, DeadLetter, Restarts int64
+	// Parsed lines are settled once kept, suppressed or not audited.
+	Parsed, NotAudited int64
 }
 
-// caughtUp reports whether kaudit has read n lines and the audit group
+// caughtUp reports whether kaudit has read n lines, settled every one it
+// parsed (lines on the loop topic are neither yet), and the audit group
 // has read every request the dedup group kept.
 func (c counters) caughtUp(n int64) bool {
-	return c.LinesIn >= n && c.Audited >= c.Kept
+	return c.LinesIn >= n && c.Kept+c.Suppressed+c.NotAudited >= c.Parsed && c.Audited >= c.Kept
 }
 
 // scrape reads the counters from /metrics.
@@ -245,14 +250,19 @@ func (p *pipeline) scrape(ctx context.Context) (counters, error) {
 	if resp.StatusCode != http.StatusOK {
 		return counters{}, fmt.Errorf("/metrics: %s", resp.Status)
 	}
-	m, err := ParseMetrics(resp.Body, mLinesIn, mKept, mSuppressed, mAudited, mRecordsOut, mDeadLetter, mRestarts)
+	return readCounters(resp.Body)
+}
+
+// readCounters reads the counters from a Prometheus text exposition.
+func readCounters(r io.Reader) (counters, error) {
+	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
 	if err != nil {
 		return counters{}, err
 	}
 	return counters{
 		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]),
 		Audited: int64(m[mAudited]), RecordsOut: int64(m[mRecordsOut]), DeadLetter: int64(m[mDeadLetter]),
-		Restarts: int64(m[mRestarts]),
+		Restarts: int64(m[mRestarts]), Parsed: int64(m[mParsed]), NotAudited: int64(m[mNotAudited]),
 	}, nil
 }
 

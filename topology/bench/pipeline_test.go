@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kaudit/kaudit/topology"
@@ -70,15 +72,17 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// gathered reads the counters the bench waits on from p's registry.
+// gathered reads the counters the bench waits on from p's registry, as
+// the harness reads them from /metrics.
 func gathered(b *testing.B, p *topology.Pipeline) counters {
 	fams, err := p.Metrics().Registry.Gather()
 	require.NoError(b, err)
-	sum := map[string]float64{}
+	var text bytes.Buffer
 	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			sum[f.GetName()] += m.GetCounter().GetValue()
-		}
+		_, err := expfmt.MetricFamilyToText(&text, f)
+		require.NoError(b, err)
 	}
-	return counters{LinesIn: int64(sum[mLinesIn]), Kept: int64(sum[mKept]), Audited: int64(sum[mAudited])}
+	c, err := readCounters(&text)
+	require.NoError(b, err)
+	return c
 }

@@ -80,8 +80,9 @@ func stampOf(b []byte) (int64, bool) {
 }
 
 // ParseMetrics sums, per metric name, every sample of the wanted metrics
-// in a Prometheus text exposition (labels are summed over). Names not
-// found are absent from the map.
+// in a Prometheus text exposition (labels are summed over); each labelled
+// series is also there under its own name, e.g. `a_total{outcome="x"}`.
+// Names not found are absent from the map.
 func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 	want := map[string]bool{}
 	for _, n := range names {
@@ -104,13 +105,13 @@ func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 		}
 		// The value follows the labels (which may contain spaces in
 		// quoted values) and may be followed by a timestamp.
-		rest := line[len(name):]
+		rest, series := line[len(name):], ""
 		if strings.HasPrefix(rest, "{") {
 			end := strings.LastIndexByte(rest, '}')
 			if end < 0 {
 				continue
 			}
-			rest = rest[end+1:]
+			series, rest = name+rest[:end+1], rest[end+1:]
 		}
 		fields := strings.Fields(rest)
 		if len(fields) == 0 {
@@ -121,6 +122,9 @@ func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 			continue
 		}
 		out[name] += v
+		if series != "" {
+			out[series] += v
+		}
 	}
 	return out, sc.Err()
 }

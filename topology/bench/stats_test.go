@@ -86,9 +86,14 @@ kaudit_lines_in_total_other 5
 	got, err := ParseMetrics(strings.NewReader(text), "kaudit_lines_in_total", "kaudit_kept_total", "kaudit_restarts_total", "kaudit_absent")
 	require.NoError(t, err)
 	require.Equal(t, map[string]float64{
-		"kaudit_lines_in_total": 1_000_000,
-		"kaudit_kept_total":     1_500_010,
-		"kaudit_restarts_total": 3,
+		"kaudit_lines_in_total":                                 1_000_000,
+		`kaudit_lines_in_total{outcome="dead_letter"}`:          2,
+		`kaudit_lines_in_total{outcome="parsed"}`:               999_997,
+		`kaudit_lines_in_total{outcome="skipped"}`:              1,
+		"kaudit_kept_total":                                     1_500_010,
+		`kaudit_kept_total{api="kafka.Produce"}`:                1.5e6,
+		`kaudit_kept_total{api="kafka.Fetch",note="a } brace"}`: 10,
+		"kaudit_restarts_total":                                 3,
 	}, got)
 }
 
