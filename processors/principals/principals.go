@@ -5,6 +5,7 @@ package principals
 
 import (
 	"slices"
+	"sort"
 
 	"github.com/lovoo/goka"
 
@@ -89,11 +90,24 @@ func seen(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.Se
 	}
 	conns = append(conns, s)
 	if len(conns) > MaxConnections {
-		slices.SortStableFunc(conns, func(a, b schemas.SeenConnection) int { return b.Last.Compare(a.Last) })
+		// A busy principal opens a connection after another, and sorting
+		// each time cost 3% of the pipeline. The list is usually sorted
+		// already (only widening an entry unsorts it), so put the new one
+		// where a stable sort would: after every entry at least as recent.
+		old := conns[:len(conns)-1]
+		if slices.IsSortedFunc(old, recentFirst) {
+			i := sort.Search(len(old), func(i int) bool { return old[i].Last.Before(s.Last) })
+			copy(conns[i+1:], old[i:])
+			conns[i] = s
+		} else {
+			slices.SortStableFunc(conns, recentFirst)
+		}
 		conns = conns[:MaxConnections]
 	}
 	return conns
 }
+
+func recentFirst(a, b schemas.SeenConnection) int { return b.Last.Compare(a.Last) }
 
 // denied adds denials, keeping the MaxDenials most recent, oldest first.
 func denied(ds []schemas.Denial, add ...schemas.Denial) []schemas.Denial {
