@@ -368,8 +368,8 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 // markers to the loop, coalesced summaries to the access streams.
 type housekeepingEmitters struct{ loop, byTopic, byPrincipal *goka.Emitter }
 
-// housekeeping sends the batcher's due batches and the coalesced access
-// summaries every second and runs the sweeper, until ctx is done; then it
+// housekeeping sends the batcher's due batches, and every second the
+// coalesced access summaries, and runs the sweeper, until ctx is done; then it
 // sends everything pending, so a graceful stop keeps all counts.
 func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em housekeepingEmitters) {
 	lost := func(what, key string, err error) {
@@ -377,11 +377,13 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 			p.log.Warn(what+" not sent; its counts are lost", "key", key, "err", err)
 		}
 	}
-	send := func(all bool) {
+	sendBatches := func(all bool) {
 		for key, rec := range p.batcher.Due(all) {
 			_, err := em.loop.Emit(key, rec)
 			lost("batch", key, err)
 		}
+	}
+	sendDeltas := func() {
 		ts, ps := p.deltas.Take()
 		for key, part := range ts {
 			_, err := em.byTopic.Emit(key, part)
@@ -392,6 +394,11 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 			lost("principal access", key, err)
 		}
 	}
+	// Batches fall due as steadily as they were opened; sending them ten
+	// times a second keeps each burst on the loop topic small, so the
+	// table owners do not queue the requests behind it.
+	batches := time.NewTicker(100 * time.Millisecond)
+	defer batches.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	sweep := time.NewTicker(p.sweeper.interval())
@@ -399,15 +406,18 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 	for {
 		select {
 		case <-ctx.Done():
-			send(true)
+			sendBatches(true)
+			sendDeltas()
 			for _, e := range []*goka.Emitter{em.loop, em.byTopic, em.byPrincipal} {
 				if err := e.Finish(); err != nil {
 					p.log.Warn("emitter did not flush", "err", err)
 				}
 			}
 			return
+		case <-batches.C:
+			sendBatches(false)
 		case <-tick.C:
-			send(false)
+			sendDeltas()
 		case <-sweep.C:
 			n, err := p.sweeper.sweepOnce(view, p.sweeper.now(), func(key string, marker *schemas.RequestLog) error {
 				return em.loop.EmitSync(key, marker)

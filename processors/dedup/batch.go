@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"cmp"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,16 @@ type Batcher struct {
 
 	mu      sync.Mutex
 	pending map[string]*batch
+	// opened lists batches in the order they were opened, which is the
+	// order they fall due: Due pops what is due instead of scanning every
+	// open batch under the lock that absorb needs. Entries of batches sent
+	// early (full) are skipped when they come up.
+	opened []openedBatch
+}
+
+type openedBatch struct {
+	key string
+	b   *batch
 }
 
 type batch struct {
@@ -81,6 +92,7 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 			Cluster: r.Cluster, Connection: r.Connection, APIKey: -2, APIName: schemas.BatchAPI,
 		}}
 		b.pending[key] = bt
+		b.opened = append(b.opened, openedBatch{key, bt})
 	}
 	addToBatch(bt.rec, r)
 	bt.count++
@@ -137,12 +149,19 @@ func (b *Batcher) Due(all bool) map[string]*schemas.RequestLog {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]*schemas.RequestLog{}
-	for k, bt := range b.pending {
-		if all || time.Since(bt.since) >= cmp.Or(b.Age, BatchAge) {
-			out[k] = bt.rec
-			delete(b.pending, k)
+	age := cmp.Or(b.Age, BatchAge)
+	n := 0
+	for ; n < len(b.opened); n++ {
+		o := b.opened[n]
+		if !all && time.Since(o.b.since) < age {
+			break
+		}
+		if b.pending[o.key] == o.b {
+			out[o.key] = o.b.rec
+			delete(b.pending, o.key)
 		}
 	}
+	b.opened = slices.Delete(b.opened, 0, n) // keeps the array: opening goes on
 	return out
 }
 

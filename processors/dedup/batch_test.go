@@ -109,3 +109,30 @@ func TestBatcherAgeAndMaxPending(t *testing.T) {
 	_, ok = b.absorb(produce(4, 6, 5, "orders"), "c")
 	require.True(t, ok, "room again once the batches were sent")
 }
+
+// Due sends the batches that are due, oldest first, and keeps the rest
+// open; a batch sent early and reopened is sent once.
+func TestBatcherDueInOpeningOrder(t *testing.T) {
+	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return known }}
+	for i, key := range []string{"a", "b", "c", "a"} {
+		_, ok := b.absorb(produce(i, int64(2+i), 5, "orders"), key)
+		require.True(t, ok, key)
+	}
+	b.pending["a"].since = time.Now().Add(-2 * BatchAge) // opened first, due
+	b.pending["b"].since = time.Now().Add(-2 * BatchAge)
+	due := b.Due(false)
+	require.Len(t, due, 2)
+	require.EqualValues(t, 2, due["a"].BatchProduce)
+	require.EqualValues(t, 1, due["b"].BatchProduce)
+	require.Len(t, b.opened, 1, "c is still open")
+
+	_, ok := b.absorb(produce(5, 7, 5, "orders"), "a")
+	require.True(t, ok, "a opens a new batch")
+	due = b.Due(true)
+	require.Len(t, due, 2)
+	require.EqualValues(t, 1, due["a"].BatchProduce)
+	require.EqualValues(t, 1, due["c"].BatchProduce)
+	require.Empty(t, b.opened)
+	require.Empty(t, b.Due(true))
+}
