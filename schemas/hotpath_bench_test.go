@@ -75,3 +75,18 @@ func BenchmarkTopicSummaryCodec(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClientIP compares ClientIP with the regexp it replaced.
+func BenchmarkClientIP(b *testing.B) {
+	const conn = "10.0.0.11:9094-10.0.1.23:51544-17"
+	b.Run("hand", func(b *testing.B) {
+		for b.Loop() {
+			ClientIP(conn)
+		}
+	})
+	b.Run("regexp", func(b *testing.B) {
+		for b.Loop() {
+			connIDPattern.FindStringSubmatch(conn)
+		}
+	})
+}

@@ -51,3 +51,30 @@ func TestStructuredFastPath(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEncodeStructured compares the structured fast path with the
+// binding, for a Produce record.
+func BenchmarkEncodeStructured(b *testing.B) {
+	line, err := os.ReadFile(filepath.Join("testdata", "seed", "produce_success.log"))
+	require.NoError(b, err)
+	r, err := schemas.ParseLine(line, schemas.ParseOptions{Cluster: clusterDocs.ID})
+	require.NoError(b, err)
+	recs, err := Enrich(r, clusterDocs, Lookups{})
+	require.NoError(b, err)
+	ev := recs[0].Event
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := Encode(ev, schemas.EncodingStructured); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("binding", func(b *testing.B) {
+		ctx := binding.WithForceStructured(context.Background())
+		for b.Loop() {
+			if _, _, err := viaBinding(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
