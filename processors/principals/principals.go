@@ -72,17 +72,7 @@ func orNew(sum *schemas.PrincipalSummary, principal string) *schemas.PrincipalSu
 // seen records a connection, widening its time span when it is known, and
 // keeps the MaxConnections most recently active.
 func seen(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.SeenConnection {
-	for i := range conns {
-		c := &conns[i]
-		if c.Connection != s.Connection {
-			continue
-		}
-		if s.Last.After(c.Last) {
-			c.Last = s.Last
-		}
-		if !s.First.IsZero() && (c.First.IsZero() || s.First.Before(c.First)) {
-			c.First = s.First
-		}
+	if widen(conns, s) {
 		return conns
 	}
 	if s.ClientIP == "" {
@@ -105,6 +95,25 @@ func seen(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.Se
 		conns = conns[:MaxConnections]
 	}
 	return conns
+}
+
+// widen widens the time span of s's connection if conns has it, and
+// reports whether it had.
+func widen(conns []schemas.SeenConnection, s schemas.SeenConnection) bool {
+	for i := range conns {
+		c := &conns[i]
+		if c.Connection != s.Connection {
+			continue
+		}
+		if s.Last.After(c.Last) {
+			c.Last = s.Last
+		}
+		if !s.First.IsZero() && (c.First.IsZero() || s.First.Before(c.First)) {
+			c.First = s.First
+		}
+		return true
+	}
+	return false
 }
 
 func recentFirst(a, b schemas.SeenConnection) int { return b.Last.Compare(a.Last) }

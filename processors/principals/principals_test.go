@@ -47,17 +47,7 @@ func TestSeenKeepsMostRecent(t *testing.T) {
 
 // seenBySorting is seen as first written: sort on every overflow.
 func seenBySorting(conns []schemas.SeenConnection, s schemas.SeenConnection) []schemas.SeenConnection {
-	for i := range conns {
-		c := &conns[i]
-		if c.Connection != s.Connection {
-			continue
-		}
-		if s.Last.After(c.Last) {
-			c.Last = s.Last
-		}
-		if !s.First.IsZero() && (c.First.IsZero() || s.First.Before(c.First)) {
-			c.First = s.First
-		}
+	if widen(conns, s) {
 		return conns
 	}
 	s.ClientIP = schemas.ClientIP(s.Connection)
