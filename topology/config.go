@@ -221,6 +221,8 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			bad("http_addr", "%q is not host:port", c.HTTPAddr)
 		}
+	} else if c.HTTPPprof {
+		bad("http_pprof", "profiles are served on http_addr, which is empty")
 	}
 	if _, err := time.LoadLocation(c.LogTimeZone); err != nil {
 		bad("log_time_zone", "%v", err)

@@ -66,6 +66,7 @@ func TestValidate(t *testing.T) {
 		{name: "batch age above a quarter of the ttl", edit: func(c *topology.Config) { c.Dedup.BatchAge = 8 * time.Minute }, fields: []string{"dedup.batch_age"}},
 		{name: "batch age too short", edit: func(c *topology.Config) { c.Dedup.BatchAge = time.Millisecond }, fields: []string{"dedup.batch_age"}},
 		{name: "http addr without port", edit: func(c *topology.Config) { c.HTTPAddr = "localhost" }, fields: []string{"http_addr"}, detail: `"localhost" is not host:port`},
+		{name: "profiles without http", edit: func(c *topology.Config) { c.HTTPAddr, c.HTTPPprof = "", true }, fields: []string{"http_pprof"}, detail: "http_addr, which is empty"},
 		{name: "http addr port only", edit: func(c *topology.Config) { c.HTTPAddr = ":8080" }},
 		{name: "log time zone", edit: func(c *topology.Config) { c.LogTimeZone = "Mars/Olympus_Mons" }, fields: []string{"log_time_zone"}},
 		{name: "log time zone IANA", edit: func(c *topology.Config) { c.LogTimeZone = "America/New_York" }},
