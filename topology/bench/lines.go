@@ -74,9 +74,7 @@ func appendProduce(b []byte, t time.Time, c *conn, corr int32, topic string, par
 	b = append(b, topic...)
 	b = append(b, `","partitionData":[`...)
 	for i, p := range parts {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"index":`...)
 		b = strconv.AppendInt(b, int64(p.index), 10)
 		b = append(b, `,"recordsSizeInBytes":`...)
@@ -89,9 +87,7 @@ func appendProduce(b []byte, t time.Time, c *conn, corr int32, topic string, par
 	b = append(b, topic...)
 	b = append(b, `","partitionResponses":[`...)
 	for i, p := range parts {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		base := p.offset
 		if code != 0 {
 			base = -1
@@ -116,9 +112,7 @@ func appendFetch(b []byte, t time.Time, c *conn, corr int32, topic string, parts
 	b = append(b, topic...)
 	b = append(b, `","partitions":[`...)
 	for i, p := range parts {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"partition":`...)
 		b = strconv.AppendInt(b, int64(p.index), 10)
 		b = append(b, `,"currentLeaderEpoch":4,"fetchOffset":`...)
@@ -131,9 +125,7 @@ func appendFetch(b []byte, t time.Time, c *conn, corr int32, topic string, parts
 	b = append(b, topic...)
 	b = append(b, `","partitions":[`...)
 	for i, p := range parts {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"partitionIndex":`...)
 		b = strconv.AppendInt(b, int64(p.index), 10)
 		b = append(b, `,"errorCode":`...)
@@ -155,6 +147,14 @@ func appendFetch(b []byte, t time.Time, c *conn, corr int32, topic string, parts
 	return tail(b, c)
 }
 
+// comma separates list items: it writes ',' before each one but the first.
+func comma(b []byte, i int) []byte {
+	if i > 0 {
+		return append(b, ',')
+	}
+	return b
+}
+
 // kv is one topic config.
 type kv struct{ name, value string }
 
@@ -171,9 +171,7 @@ func appendCreateTopics(b []byte, t time.Time, c *conn, corr int32, topic, topic
 	b = strconv.AppendInt(b, int64(partitions), 10)
 	b = append(b, `,"replicationFactor":3,"assignments":[],"configs":[`...)
 	for i, cf := range configs {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"name":"`...)
 		b = append(b, cf.name...)
 		b = append(b, `","value":"`...)
@@ -198,9 +196,7 @@ func appendCreateTopics(b []byte, t time.Time, c *conn, corr int32, topic, topic
 	b = strconv.AppendInt(b, int64(partitions), 10)
 	b = append(b, `,"replicationFactor":3,"configs":[`...)
 	for i, cf := range configs {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"name":"`...)
 		b = append(b, cf.name...)
 		b = append(b, `","value":"`...)
@@ -216,9 +212,7 @@ func appendDeleteTopics(b []byte, t time.Time, c *conn, corr int32, topics []str
 	b = head(b, t, c, 20, 6, corr, "DELETE_TOPICS")
 	b = append(b, `{"topics":[`...)
 	for i, name := range topics {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"name":"`...)
 		b = append(b, name...)
 		b = append(b, `","topicId":"`+nullTopicID+`"}`...)
@@ -227,9 +221,7 @@ func appendDeleteTopics(b []byte, t time.Time, c *conn, corr int32, topics []str
 	b = between(b)
 	b = append(b, `{"throttleTimeMs":0,"responses":[`...)
 	for i, name := range topics {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		id := topicIDs[i]
 		if code != 0 {
 			id = nullTopicID
@@ -258,9 +250,7 @@ func appendAlterConfigs(b []byte, t time.Time, c *conn, corr int32, incremental 
 	b = append(b, topic...)
 	b = append(b, `","configs":[`...)
 	for i, cf := range configs {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"name":"`...)
 		b = append(b, cf.name...)
 		if incremental {
@@ -298,9 +288,7 @@ func appendDeleteGroups(b []byte, t time.Time, c *conn, corr int32, groups []str
 	b = head(b, t, c, 42, 2, corr, "DELETE_GROUPS")
 	b = append(b, `{"groupsNames":[`...)
 	for i, g := range groups {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, '"')
 		b = append(b, g...)
 		b = append(b, '"')
@@ -309,9 +297,7 @@ func appendDeleteGroups(b []byte, t time.Time, c *conn, corr int32, groups []str
 	b = between(b)
 	b = append(b, `{"throttleTimeMs":0,"results":[`...)
 	for i, g := range groups {
-		if i > 0 {
-			b = append(b, ',')
-		}
+		b = comma(b, i)
 		b = append(b, `{"groupId":"`...)
 		b = append(b, g...)
 		b = append(b, `","errorCode":0}`...)
