@@ -291,13 +291,15 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 		err error
 	)
 	st := p.cfg.Streams()
-	if em.loop, err = newEmitter(goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec)); err != nil {
-		return err
+	em.loop, err = newEmitter(goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec))
+	if err == nil {
+		em.byTopic, err = newEmitter(st.AccessByTopic, new(schemas.TopicSummaryCodec))
 	}
-	if em.byTopic, err = newEmitter(st.AccessByTopic, new(schemas.TopicSummaryCodec)); err != nil {
-		return err
+	if err == nil {
+		em.byPrincipal, err = newEmitter(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec))
 	}
-	if em.byPrincipal, err = newEmitter(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)); err != nil {
+	if err != nil {
+		em.finish(p.log) // the ones already built
 		return err
 	}
 
@@ -368,6 +370,18 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 // markers to the loop, coalesced summaries to the access streams.
 type housekeepingEmitters struct{ loop, byTopic, byPrincipal *goka.Emitter }
 
+// finish flushes and closes the emitters that were built.
+func (em housekeepingEmitters) finish(log *slog.Logger) {
+	for _, e := range []*goka.Emitter{em.loop, em.byTopic, em.byPrincipal} {
+		if e == nil {
+			continue
+		}
+		if err := e.Finish(); err != nil {
+			log.Warn("emitter did not flush", "err", err)
+		}
+	}
+}
+
 // housekeeping sends the batcher's due batches, and every second the
 // coalesced access summaries, and runs the sweeper, until ctx is done; then it
 // sends everything pending, so a graceful stop keeps all counts.
@@ -408,11 +422,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 		case <-ctx.Done():
 			sendBatches(true)
 			sendDeltas()
-			for _, e := range []*goka.Emitter{em.loop, em.byTopic, em.byPrincipal} {
-				if err := e.Finish(); err != nil {
-					p.log.Warn("emitter did not flush", "err", err)
-				}
-			}
+			em.finish(p.log)
 			return
 		case <-batches.C:
 			sendBatches(false)
