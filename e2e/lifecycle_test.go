@@ -28,7 +28,6 @@ func TestEvictionAndReusedConnectionIDs(t *testing.T) {
 	b := startBroker(t)
 	cfg := httpConfig(b)
 	cfg.Dedup.TTL = time.Minute
-	cfg.Dedup.BatchAge = time.Second
 	p := startPipeline(t, cfg)
 	waitReady(t, p)
 	cl := newClient(t, b)

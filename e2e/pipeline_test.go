@@ -41,7 +41,6 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 	const conns, perConn = 40, 6
 	b := startBroker(t)
 	cfg := httpConfig(b)
-	cfg.Dedup.BatchAge = time.Second // the counters are checked below
 	p1 := startPipeline(t, cfg)
 	p2 := startPipeline(t, cfg)
 	waitReady(t, p1, p2)

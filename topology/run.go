@@ -252,6 +252,9 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 // them down (goka v1.1.17), so nothing may query them once they stop.
 func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error {
 	start := time.Now()
+	// The loop records the batcher remembers sending may have died with the
+	// processors that sent them; the rebuilt ones read those lines again.
+	p.batcher.Forget()
 	tr := &tracker{log: p.log}
 	defer tr.closeAll()
 	procs := map[goka.Group]*goka.Processor{}

@@ -14,14 +14,18 @@ import (
 // counters; sending each one to the connection's table partition would
 // cost a Kafka round trip and a table write per line. When the local view
 // of the dedup table already shows the connection's first request of that
-// kind, the input side counts the request here instead and a flusher sends
-// one batch record per connection every BatchMax requests or BatchAge.
+// kind, or this instance has itself looped one (see sent), the input side
+// counts the request here instead and a flusher sends one batch record per
+// connection every BatchMax requests or BatchAge.
 //
 // What can go wrong is bounded: first requests, denials and anything that
 // might be a new connection still go to the table owner, so audit records
-// and their ids do not depend on batching. Counters are exact after a
-// graceful stop (batches are flushed); a crash loses at most Age of a
-// connection's counts, as the raw offsets of batched lines are committed.
+// and their ids do not depend on batching. An open batch goes to the loop
+// ahead of any request of its connection that goes there, so the owner
+// checks TTL and id reuse against the same history as unbatched
+// (TestBatcherMatchesOwner). Counters are exact after a graceful stop
+// (batches are flushed); a crash loses at most Age of a connection's
+// counts, as the raw offsets of batched lines are committed.
 type Batcher struct {
 	// Known returns the view's state of a connection, nil when unknown.
 	Known func(key string) *schemas.ConnState
@@ -33,6 +37,9 @@ type Batcher struct {
 	// MaxPending bounds the connections with an open batch (memory); 0
 	// means DefaultMaxPending. Beyond it, repeats go to the table one by one.
 	MaxPending int
+	// Remember bounds each of the two generations of sent; 0 means
+	// DefaultRemember.
+	Remember int
 
 	mu      sync.Mutex
 	pending map[string]*batch
@@ -41,6 +48,27 @@ type Batcher struct {
 	// open batch under the lock that absorb needs. Entries of batches sent
 	// early (full) are skipped when they come up.
 	opened []openedBatch
+	// sent remembers the connections whose Produce or Fetch this instance
+	// looped to the table owner, or absorbed. The owner reads its loop
+	// partition in order, so by the time a later batch of the same
+	// connection arrives it holds a first request of that kind (the looped
+	// one or an earlier one). The view only learns it once the owner has
+	// processed the loop record and its changelog has come back, which at
+	// full speed is after most of a connection's repeats: without sent, ~3
+	// in 4 repeats went round the loop in BenchmarkPipeline. A hit also
+	// saves the view lookup. Two generations bound it: when sent is full
+	// it becomes sentOld, and entries still in use move back on their next
+	// hit.
+	sent, sentOld map[string]sentFirst
+}
+
+// sentFirst is what the owner will hold of a connection once the loop
+// records this instance sent are processed: enough to tell a repeat from a
+// new connection reusing the id.
+type sentFirst struct {
+	last           time.Time // latest log time looped or absorbed
+	maxCorrelation int32
+	produce, fetch bool
 }
 
 type openedBatch struct {
@@ -59,24 +87,24 @@ const (
 	BatchMax          = 1000
 	BatchAge          = 30 * time.Second
 	DefaultMaxPending = 100_000
+	// DefaultRemember costs at most ~15 MiB: two generations of ~110 B
+	// entries (key included). It need only outlast the view's lag.
+	DefaultRemember = 1 << 16
 )
 
 // absorb counts r into its connection's batch when the table already
-// holds what r would change beyond counters. It returns the batch to send
-// right away when one is full, nil otherwise, and whether r was absorbed.
+// holds what r would change beyond counters, and reports whether it did.
+// The record it returns, if any, goes to the loop at once, ahead of r if r
+// is not absorbed: a batch that just filled up, or the connection's open
+// batch when r must go to the owner itself, so that the owner sees this
+// instance's requests of a connection in their order (a request's TTL and
+// correlation checks compare it with the ones before).
 func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog, bool) {
-	if b == nil || b.Known == nil || len(r.Topics) == 0 || r.Denied() {
+	if b == nil || b.Known == nil {
 		return nil, false
 	}
-	if r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch {
-		return nil, false
-	}
-	st := b.Known(key)
-	if st == nil || replaysFirst(st, r) || b.Rules.newIncarnation(st, r) || r.Time.Before(st.Epoch) {
-		return nil, false
-	}
-	if (r.APIKey == schemas.APIProduce && st.FirstProduce == nil) || (r.APIKey == schemas.APIFetch && st.FirstFetch == nil) {
-		return nil, false
+	if len(r.Topics) == 0 || r.Denied() || (r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch) || !b.repeat(r, key) {
+		return b.take(key), false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -101,6 +129,77 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	}
 	delete(b.pending, key)
 	return bt.rec, true
+}
+
+// repeat reports whether r, a Produce or Fetch with topics that is not
+// denied, repeats one whose first the owner holds (or will hold once it
+// has read what is on the loop before r's batch).
+func (b *Batcher) repeat(r *schemas.RequestLog, key string) bool {
+	b.mu.Lock()
+	sent := b.remember(key, r)
+	b.mu.Unlock()
+	if sent {
+		return true
+	}
+	st := b.Known(key) // not looped from here lately: ask the view
+	if st == nil || replaysFirst(st, r) || b.Rules.newIncarnation(st, r) || r.Time.Before(st.Epoch) {
+		return false
+	}
+	return (r.APIKey == schemas.APIProduce && st.FirstProduce != nil) || (r.APIKey == schemas.APIFetch && st.FirstFetch != nil)
+}
+
+// take removes and returns the connection's open batch, nil if none.
+func (b *Batcher) take(key string) *schemas.RequestLog {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bt := b.pending[key]
+	if bt == nil {
+		return nil
+	}
+	delete(b.pending, key) // its opened entry is skipped by Due
+	return bt.rec
+}
+
+// remember records r, a Produce or Fetch with topics that is not denied,
+// in sent, and reports whether one of its kind on the same connection was
+// recorded before (so r is a repeat). Whatever absorb then does with r, the
+// owner holds a first request of r's kind once it has read what precedes
+// r's batch: r goes to the loop itself, or the view showed one. A request
+// that looks like a new connection reusing the id starts the entry over.
+func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
+	e, ok := b.sent[key]
+	if !ok {
+		e, ok = b.sentOld[key]
+	}
+	if ok && b.Rules.reused(e.last, e.maxCorrelation, r) {
+		ok, e = false, sentFirst{}
+	}
+	repeat := ok && ((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
+	if r.Time.After(e.last) {
+		e.last = r.Time
+	}
+	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
+	e.produce = e.produce || r.APIKey == schemas.APIProduce
+	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
+	if _, cur := b.sent[key]; !cur && len(b.sent) >= cmp.Or(b.Remember, DefaultRemember) {
+		b.sentOld, b.sent = b.sent, nil
+	}
+	if b.sent == nil {
+		b.sent = map[string]sentFirst{}
+	}
+	b.sent[key] = e
+	return repeat
+}
+
+// Forget drops what sent remembers. The processors call it when they are
+// rebuilt: the loop records it stands for may not have been written.
+func (b *Batcher) Forget() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sent, b.sentOld = nil, nil
 }
 
 // addToBatch folds one repeat request into a batch record.

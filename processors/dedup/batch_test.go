@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -135,4 +136,130 @@ func TestBatcherDueInOpeningOrder(t *testing.T) {
 	require.EqualValues(t, 1, due["c"].BatchProduce)
 	require.Empty(t, b.opened)
 	require.Empty(t, b.Due(true))
+}
+
+// TestBatcherMatchesOwner runs a random request log of a few connections
+// through the input side, with the loop as an ordered queue that the owner
+// reads some way behind and a view of the owner's state at that point. The
+// owner must keep the same requests and end with the same counters as an
+// owner sent every request: repeats are absorbed as soon as the batcher
+// has looped a first itself, long before the view shows it, and neither a
+// connection reusing its id nor a TTL gap is hidden by an open batch.
+func TestBatcherMatchesOwner(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		lines := requestLog(rng, 6000)
+
+		want := map[string]*schemas.ConnState{}
+		var wantKept []int64
+		for _, r := range lines {
+			r := *r
+			st, keep := Decide(want[r.Connection], &r)
+			want[r.Connection] = st
+			if keep {
+				wantKept = append(wantKept, r.SourceOffset)
+			}
+		}
+
+		got := map[string]*schemas.ConnState{}
+		var gotKept []int64
+		var loop []*schemas.RequestLog
+		read := 0
+		owner := func(upTo int) {
+			for ; read < upTo; read++ {
+				r := loop[read]
+				if r.APIName == schemas.BatchAPI {
+					got[r.Connection] = applyBatch(got[r.Connection], r)
+					continue
+				}
+				st, keep := Decide(got[r.Connection], r)
+				got[r.Connection] = st
+				if keep {
+					gotKept = append(gotKept, r.SourceOffset)
+				}
+			}
+		}
+		b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: func(key string) *schemas.ConnState { return got[key] }}
+		absorbed := 0
+		for _, r := range lines {
+			r := *r
+			batch, ok := b.absorb(&r, r.Connection)
+			if batch != nil {
+				loop = append(loop, batch)
+			}
+			if ok {
+				absorbed++
+			} else {
+				loop = append(loop, &r)
+			}
+			owner(max(read, len(loop)-rng.IntN(200))) // the view lags
+		}
+		for _, batch := range b.Due(true) {
+			loop = append(loop, batch)
+		}
+		owner(len(loop))
+
+		require.Equal(t, wantKept, gotKept, "seed %d", seed)
+		require.Greater(t, absorbed, len(lines)/2, "seed %d: most repeats stay off the loop", seed)
+		for c, w := range want {
+			require.NotNil(t, got[c], c)
+			w, g := *w, *got[c]
+			w.Topics, g.Topics = nil, nil // access tracking is Track's, not Decide's
+			require.Equal(t, w, g, "seed %d: %s", seed, c)
+		}
+	}
+}
+
+// requestLog is n requests of four connections: mostly Produce and Fetch,
+// some with no topics, denied or admin. Halfway one connection's id is
+// reused by a new client (correlation ids start over), and later the log
+// falls silent for longer than the TTL.
+func requestLog(rng *rand.Rand, n int) []*schemas.RequestLog {
+	conns := []string{"c0", "c1", "c2", "c3"}
+	corr := map[string]int32{"c0": 50_000, "c1": 100, "c2": 7, "c3": 20_000}
+	now := t0
+	var out []*schemas.RequestLog
+	for i := range n {
+		switch i {
+		case n / 2:
+			corr["c0"] = 0
+		case 3 * n / 4:
+			now = now.Add(DefaultTTL + time.Minute)
+		}
+		now = now.Add(time.Duration(rng.IntN(2000)) * time.Millisecond)
+		c := conns[rng.IntN(len(conns))]
+		corr[c]++
+		var r *schemas.RequestLog
+		switch k := rng.IntN(100); {
+		case k < 45:
+			r = produce(0, 0, int64(rng.IntN(1000)), "orders")
+		case k < 80:
+			r = fetch(0, 0, int64(rng.IntN(1000)), "orders", "payments")
+		case k < 85:
+			r = fetch(0, 0, 0)
+		case k < 90:
+			r = produce(0, 0, 10, "secret")
+			r.ErrorCode = 29
+		default:
+			r = createTopics(0, 0)
+		}
+		r.Connection, r.Time, r.CorrelationID, r.SourceOffset = c, now, corr[c], int64(i)
+		out = append(out, r)
+	}
+	return out
+}
+
+// After Forget (processors rebuilt) the batcher no longer trusts what it
+// looped before: the loop record may not have been written.
+func TestBatcherForget(t *testing.T) {
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
+	_, ok := b.absorb(produce(1, 1, 5, "orders"), "k")
+	require.False(t, ok, "the first goes to the owner")
+	_, ok = b.absorb(produce(2, 2, 5, "orders"), "k")
+	require.True(t, ok, "a repeat of what this instance looped")
+	b.Forget()
+	batch, ok := b.absorb(produce(3, 3, 5, "orders"), "k")
+	require.False(t, ok)
+	require.NotNil(t, batch, "the open batch goes ahead of the request")
+	require.EqualValues(t, 1, batch.BatchProduce)
 }

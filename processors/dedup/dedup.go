@@ -132,11 +132,12 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		key := schemas.ConnKey(r.Cluster, r.Connection)
-		if full, absorbed := s.Batcher.absorb(r, key); absorbed {
+		batch, absorbed := s.Batcher.absorb(r, key)
+		if batch != nil {
+			ctx.Loopback(key, batch)
+		}
+		if absorbed {
 			call1(s.Observe.Suppressed, r.APIName)
-			if full != nil {
-				ctx.Loopback(key, full)
-			}
 			return
 		}
 		ctx.Loopback(key, r)
@@ -311,10 +312,16 @@ func replaysFirst(st *schemas.ConnState, r *schemas.RequestLog) bool {
 // correlation id far below the highest seen (a broker restart resets
 // connection indexes; the new client numbers its requests anew).
 func (ru Rules) newIncarnation(st *schemas.ConnState, r *schemas.RequestLog) bool {
-	if ru.TTL > 0 && r.Time.Sub(st.LastSeen) > ru.TTL {
+	return ru.reused(st.LastSeen, st.MaxCorrelationID, r)
+}
+
+// reused is newIncarnation for a connection last seen at lastSeen with
+// correlation ids up to maxCorrelation.
+func (ru Rules) reused(lastSeen time.Time, maxCorrelation int32, r *schemas.RequestLog) bool {
+	if ru.TTL > 0 && r.Time.Sub(lastSeen) > ru.TTL {
 		return true
 	}
-	return int64(r.CorrelationID)+reorderSlack < int64(st.MaxCorrelationID)
+	return int64(r.CorrelationID)+reorderSlack < int64(maxCorrelation)
 }
 
 // Expired reports whether a connection has been idle for the TTL at the
