@@ -19,6 +19,7 @@ type Metrics struct {
 	linesIn    *prometheus.CounterVec
 	deadLetter *prometheus.CounterVec
 	suppressed *prometheus.CounterVec
+	batched    *prometheus.CounterVec
 	kept       *prometheus.CounterVec
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
@@ -45,6 +46,7 @@ func newMetrics() *Metrics {
 		linesIn:    counter("lines_in_total", "Raw request-log lines read, by outcome (parsed, skipped, dead_letter).", "outcome"),
 		deadLetter: counter("dead_letter_total", "Records sent to the dead-letter topic, by reason.", "reason"),
 		suppressed: counter("suppressed_total", "Repeat Produce/Fetch requests counted and dropped, by API.", "api"),
+		batched:    counter("batched_total", "Of the suppressed requests, those counted on the input side and sent to the table in batches, by API.", "api"),
 		kept:       counter("kept_total", "Requests passed on to be audited, by API.", "api"),
 		recordsOut: counter("records_out_total", "Audit records written, by destination topic.", "topic"),
 		notAudited: counter("not_audited_total", "Parsed requests dropped because their method is not audited, by API.", "api"),
@@ -59,7 +61,7 @@ func newMetrics() *Metrics {
 	m.expiring = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_expire_markers_total", Help: "Expire markers the sweeper sent for idle connections."})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
 	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts)
-	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.kept, m.recordsOut, m.notAudited, m.audited,
+	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.batched, m.kept, m.recordsOut, m.notAudited, m.audited,
 		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -74,6 +76,7 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 			m.deadLetter.WithLabelValues(reason).Inc()
 		},
 		Suppressed: func(api string) { m.suppressed.WithLabelValues(api).Inc() },
+		Batched:    func(api string) { m.batched.WithLabelValues(api).Inc() },
 		Kept:       func(api string) { m.kept.WithLabelValues(api).Inc() },
 		Evicted:    m.evicted.Inc,
 		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },

@@ -34,6 +34,9 @@ type Observer struct {
 	Skipped    func(reason string)
 	DeadLetter func(reason string)
 	Suppressed func(api string)
+	// Batched is told of the suppressed requests counted on the input
+	// side (Batcher) rather than by the table owner.
+	Batched    func(api string)
 	Kept       func(api string)
 	NotAudited func(api string)
 	Evicted    func()
@@ -138,6 +141,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 		}
 		if absorbed {
 			call1(s.Observe.Suppressed, r.APIName)
+			call1(s.Observe.Batched, r.APIName)
 			return
 		}
 		ctx.Loopback(key, r)

@@ -341,7 +341,7 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 		r.res.note("kaudit suppressed %d lines, the generator expected %d (lines of one connection arrive over 8 partitions, so which is first can differ)", c.Suppressed, want)
 	}
 	r.log.Info("kaudit done", "lines", n, "took", took.Round(time.Millisecond), "lines_per_s", int64(r.res.KauditLinesPerS),
-		"steady_lines_per_s", int64(r.res.KauditSteadyLinesPerS), "kept", c.Kept, "suppressed", c.Suppressed,
+		"steady_lines_per_s", int64(r.res.KauditSteadyLinesPerS), "kept", c.Kept, "suppressed", c.Suppressed, "batched", c.Batched,
 		"records_out", c.RecordsOut, "cpu_s", u.CPUSeconds, "peak_rss", u.PeakRSS,
 		"kaudit_cores", round1(each[0]), "broker_cores", round1(each[1]), "other_cores", round1(others))
 	return p, nil

@@ -214,6 +214,7 @@ const (
 	mLinesIn    = "kaudit_lines_in_total"
 	mKept       = "kaudit_kept_total"
 	mSuppressed = "kaudit_suppressed_total"
+	mBatched    = "kaudit_batched_total"
 	mAudited    = "kaudit_audit_requests_total"
 	mRecordsOut = "kaudit_records_out_total"
 	mDeadLetter = "kaudit_dead_letter_total"
@@ -224,7 +225,7 @@ const (
 
 // counters is one scrape of kaudit's counters, each summed over labels.
 type counters struct {
-	LinesIn, Kept, Suppressed, Audited, RecordsOut, DeadLetter, Restarts int64
+	LinesIn, Kept, Suppressed, Batched, Audited, RecordsOut, DeadLetter, Restarts int64
 	// Parsed lines are settled once kept, suppressed or not audited.
 	Parsed, NotAudited int64
 }
@@ -255,12 +256,12 @@ func (p *pipeline) scrape(ctx context.Context) (counters, error) {
 
 // readCounters reads the counters from a Prometheus text exposition.
 func readCounters(r io.Reader) (counters, error) {
-	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
+	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mBatched, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
 	if err != nil {
 		return counters{}, err
 	}
 	return counters{
-		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]),
+		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]), Batched: int64(m[mBatched]),
 		Audited: int64(m[mAudited]), RecordsOut: int64(m[mRecordsOut]), DeadLetter: int64(m[mDeadLetter]),
 		Restarts: int64(m[mRestarts]), Parsed: int64(m[mParsed]), NotAudited: int64(m[mNotAudited]),
 	}, nil

@@ -122,6 +122,9 @@ type CounterState struct {
 	LinesIn    int64 `json:"lines_in"`
 	Kept       int64 `json:"kept"`
 	Suppressed int64 `json:"suppressed"`
+	// Batched of the suppressed were counted on the input side; the rest
+	// went round the loop to the table owner one by one.
+	Batched    int64 `json:"batched"`
 	Audited    int64 `json:"audited"`
 	RecordsOut int64 `json:"records_out"`
 	DeadLetter int64 `json:"dead_letter"`
@@ -129,7 +132,7 @@ type CounterState struct {
 }
 
 func (c counters) state() CounterState {
-	return CounterState{LinesIn: c.LinesIn, Kept: c.Kept, Suppressed: c.Suppressed, Audited: c.Audited,
+	return CounterState{LinesIn: c.LinesIn, Kept: c.Kept, Suppressed: c.Suppressed, Batched: c.Batched, Audited: c.Audited,
 		RecordsOut: c.RecordsOut, DeadLetter: c.DeadLetter, Restarts: c.Restarts}
 }
 
