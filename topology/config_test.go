@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 			Partitions:        8,
 			Replication:       -1,
 		},
-		Dedup: topology.DedupConfig{TTL: 30 * time.Minute, BatchAge: 30 * time.Second},
+		Dedup: topology.DedupConfig{TTL: 30 * time.Minute, BatchAge: 30 * time.Second, MaxBatching: 250_000},
 		Input: topology.InputConfig{MaxLineBytes: 1 << 20},
 	}, c)
 	require.NoError(t, c.Validate())
@@ -65,6 +65,7 @@ func TestValidate(t *testing.T) {
 		{name: "kafka version too old", edit: func(c *topology.Config) { c.KafkaVersion = "0.10.2.0" }, fields: []string{"kafka_version"}},
 		{name: "batch age above a quarter of the ttl", edit: func(c *topology.Config) { c.Dedup.BatchAge = 8 * time.Minute }, fields: []string{"dedup.batch_age"}},
 		{name: "batch age too short", edit: func(c *topology.Config) { c.Dedup.BatchAge = time.Millisecond }, fields: []string{"dedup.batch_age"}},
+		{name: "negative max batching", edit: func(c *topology.Config) { c.Dedup.MaxBatching = -1 }, fields: []string{"dedup.max_batching"}},
 		{name: "http addr without port", edit: func(c *topology.Config) { c.HTTPAddr = "localhost" }, fields: []string{"http_addr"}, detail: `"localhost" is not host:port`},
 		{name: "profiles without http", edit: func(c *topology.Config) { c.HTTPAddr, c.HTTPPprof = "", true }, fields: []string{"http_pprof"}, detail: "http_addr, which is empty"},
 		{name: "http addr port only", edit: func(c *topology.Config) { c.HTTPAddr = ":8080" }},
@@ -258,7 +259,7 @@ func TestLoadConfig(t *testing.T) {
 						Audit: "confluent-audit-log-events_prod", Partitions: 12, Replication: 3,
 					},
 					Audit: topology.AuditConfig{Categories: []string{schemas.CatDescribe, schemas.CatManagement}},
-					Dedup: topology.DedupConfig{TTL: 45 * time.Minute, BatchAge: 10 * time.Second},
+					Dedup: topology.DedupConfig{TTL: 45 * time.Minute, BatchAge: 10 * time.Second, MaxBatching: 50_000},
 					Input: topology.InputConfig{MaxLineBytes: 2 << 20},
 					Routing: route.Config{
 						Routes: []route.OrderedRoute{{

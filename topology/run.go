@@ -79,7 +79,7 @@ func New(cfg Config, opts ...Option) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, log: slog.Default(), metrics: newMetrics(), started: make(chan struct{}), router: router, recent: newRecent(),
 		sweeper: &sweeper{rules: dedup.Rules{TTL: cfg.Dedup.TTL}}, deltas: &access.Buffer{}}
-	p.batcher = &dedup.Batcher{Rules: p.sweeper.rules, Age: cfg.Dedup.BatchAge, Known: func(key string) *schemas.ConnState {
+	p.batcher = &dedup.Batcher{Rules: p.sweeper.rules, Age: cfg.Dedup.BatchAge, MaxPending: cfg.Dedup.MaxBatching, Known: func(key string) *schemas.ConnState {
 		v, err := p.live.with(DedupTable, func(v *goka.View) (any, error) { return v.Get(key) })
 		if err != nil {
 			return nil // restarting: let the table owner decide
