@@ -677,9 +677,13 @@ func requireMetrics(t *testing.T, p *topology.Pipeline, e *expectation, lines in
 	// on the input side, a subset of the suppressed.
 	batched := values("kaudit_batched_total", "api", counter)
 	require.NotEmpty(t, batched)
+	total := int64(0)
 	for api, n := range batched {
 		require.LessOrEqual(t, n, e.suppressed[api], api)
+		total += n
 	}
+	// The summaries above include every batch, so the owners applied them all.
+	require.Equal(t, map[string]int64{"": total}, values("kaudit_batched_applied_total", "", counter))
 	require.Equal(t, map[string]int64{audit: e.kept}, values("kaudit_records_out_total", "topic", counter))
 	require.Equal(t, e.deadLetter, values("kaudit_dead_letter_total", "reason", counter))
 	require.Equal(t, e.notAudited, values("kaudit_not_audited_total", "api", counter))

@@ -20,6 +20,7 @@ type Metrics struct {
 	deadLetter *prometheus.CounterVec
 	suppressed *prometheus.CounterVec
 	batched    *prometheus.CounterVec
+	applied    prometheus.Counter
 	kept       *prometheus.CounterVec
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
@@ -57,10 +58,11 @@ func newMetrics() *Metrics {
 		viewLag:    gauge("view_lag", "Table messages a view has not applied yet: how stale its answers are.", "table"),
 		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
 	}
+	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_applied_total", Help: "Batched repeat requests the table owners have applied; kaudit_batched_total minus this is still in open batches or on the loop topic."})
 	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_connections_evicted_total", Help: "Idle connections evicted from the dedup table."})
 	m.expiring = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_expire_markers_total", Help: "Expire markers the sweeper sent for idle connections."})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
-	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts)
+	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied)
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.batched, m.kept, m.recordsOut, m.notAudited, m.audited,
 		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -75,11 +77,12 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 			m.linesIn.WithLabelValues("dead_letter").Inc()
 			m.deadLetter.WithLabelValues(reason).Inc()
 		},
-		Suppressed: func(api string) { m.suppressed.WithLabelValues(api).Inc() },
-		Batched:    func(api string) { m.batched.WithLabelValues(api).Inc() },
-		Kept:       func(api string) { m.kept.WithLabelValues(api).Inc() },
-		Evicted:    m.evicted.Inc,
-		NotAudited: func(api string) { m.notAudited.WithLabelValues(api).Inc() },
+		Suppressed:   func(api string) { m.suppressed.WithLabelValues(api).Inc() },
+		Batched:      func(api string) { m.batched.WithLabelValues(api).Inc() },
+		BatchApplied: func(n int64) { m.applied.Add(float64(n)) },
+		Kept:         func(api string) { m.kept.WithLabelValues(api).Inc() },
+		Evicted:      m.evicted.Inc,
+		NotAudited:   func(api string) { m.notAudited.WithLabelValues(api).Inc() },
 	}
 }
 

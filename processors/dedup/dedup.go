@@ -36,10 +36,13 @@ type Observer struct {
 	Suppressed func(api string)
 	// Batched is told of the suppressed requests counted on the input
 	// side (Batcher) rather than by the table owner.
-	Batched    func(api string)
-	Kept       func(api string)
-	NotAudited func(api string)
-	Evicted    func()
+	Batched func(api string)
+	// BatchApplied is told how many batched requests a batch record
+	// brought to the table: Batched minus these are still on their way.
+	BatchApplied func(n int64)
+	Kept         func(api string)
+	NotAudited   func(api string)
+	Evicted      func()
 	// Seen gets the log time of every request: the stream time that
 	// idleness is judged by.
 	Seen func(time.Time)
@@ -174,6 +177,9 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 		}
 		if r.APIName == schemas.BatchAPI {
 			st = applyBatch(st, r)
+			if s.Observe.BatchApplied != nil {
+				s.Observe.BatchApplied(r.BatchProduce + r.BatchFetch)
+			}
 			if st.LastReport.IsZero() || r.Time.Sub(st.LastReport) >= reportEvery || pendingRequests(st) >= reportAfter {
 				for _, d := range Flush(st, r.Time, "", "") {
 					s.access(ctx, out, &d)

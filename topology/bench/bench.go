@@ -344,7 +344,28 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 		"steady_lines_per_s", int64(r.res.KauditSteadyLinesPerS), "kept", c.Kept, "suppressed", c.Suppressed, "batched", c.Batched,
 		"records_out", c.RecordsOut, "cpu_s", u.CPUSeconds, "peak_rss", u.PeakRSS,
 		"kaudit_cores", round1(each[0]), "broker_cores", round1(each[1]), "other_cores", round1(others))
+	if err == nil {
+		r.settle(ctx, p, n, end)
+	}
 	return p, nil
+}
+
+// settle waits until the table owners have applied every batched repeat
+// (batches wait up to dedup.batch_age on the input side), so that the CPU
+// figure includes that deferred work and the latency phase starts from a
+// quiet pipeline rather than amid the throughput run's batches.
+func (r *run) settle(ctx context.Context, p *pipeline, n int64, caughtUp time.Time) {
+	timeout := r.allot(0.1, 2*time.Minute)
+	c, err := r.waitCounts(ctx, p, timeout, func(c counters) bool { return c.settled(n) })
+	if err != nil {
+		r.res.note("throughput: %d of %d batched repeats applied after %s (%v)", c.Applied, c.Batched, timeout.Round(time.Second), err)
+		return
+	}
+	r.res.SettleSeconds = time.Since(caughtUp).Seconds()
+	if u, err := p.usage(); err == nil {
+		r.res.CPUSPerMillionSettled = u.CPUSeconds / float64(n) * 1e6
+	}
+	r.log.Info("kaudit settled", "batched", c.Batched, "after_s", round1(r.res.SettleSeconds), "cpu_s_per_million", round1(r.res.CPUSPerMillionSettled))
 }
 
 // errTimeout ends a wait that ran out of its time.
@@ -448,14 +469,24 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	records, samples, _ := reader.snapshot()
 	ms := make([]float64, len(samples))
 	var first, last []float64 // lines sent in the first and the last quarter
+	windows := make([][]float64, int(elapsed/(5*time.Second))+1)
 	q := elapsed / 4
 	for i, s := range samples {
 		ms[i] = s.ms
-		switch sent := time.Unix(0, s.sent).Sub(start); {
+		sent := time.Unix(0, s.sent).Sub(start)
+		if w := int(sent / (5 * time.Second)); w >= 0 && w < len(windows) {
+			windows[w] = append(windows[w], s.ms)
+		}
+		switch {
 		case sent < q:
 			first = append(first, s.ms)
 		case sent >= elapsed-q:
 			last = append(last, s.ms)
+		}
+	}
+	for _, w := range windows {
+		if len(w) > 0 {
+			r.res.P99By5sMs = append(r.res.P99By5sMs, round1(Summarise(w).P99))
 		}
 	}
 	l := Summarise(ms)
@@ -466,7 +497,7 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 		return fmt.Errorf("no stamped audit records read from %s (%d records in all)", auditTopic, records)
 	}
 	r.log.Info("latency done", "sent", sent, "records", records, "samples", l.Samples,
-		"p50_ms", round1(l.P50), "p99_ms", round1(l.P99), "max_ms", round1(l.Max), "backlog_at_stop", r.res.LatencyBacklogLines,
+		"p50_ms", round1(l.P50), "p99_ms", round1(l.P99), "p99_by_5s_ms", r.res.P99By5sMs, "max_ms", round1(l.Max), "backlog_at_stop", r.res.LatencyBacklogLines,
 		"kaudit_cores", round1(r.res.LatencyCores.Kaudit), "broker_cores", round1(r.res.LatencyCores.Broker),
 		"harness_cores", round1(r.res.LatencyCores.Harness), "other_cores", round1(r.res.LatencyCores.Others))
 	return nil

@@ -215,6 +215,7 @@ const (
 	mKept       = "kaudit_kept_total"
 	mSuppressed = "kaudit_suppressed_total"
 	mBatched    = "kaudit_batched_total"
+	mApplied    = "kaudit_batched_applied_total"
 	mAudited    = "kaudit_audit_requests_total"
 	mRecordsOut = "kaudit_records_out_total"
 	mDeadLetter = "kaudit_dead_letter_total"
@@ -226,6 +227,8 @@ const (
 // counters is one scrape of kaudit's counters, each summed over labels.
 type counters struct {
 	LinesIn, Kept, Suppressed, Batched, Audited, RecordsOut, DeadLetter, Restarts int64
+	// Applied of the batched requests have reached the table.
+	Applied int64
 	// Parsed lines are settled once kept, suppressed or not audited.
 	Parsed, NotAudited int64
 }
@@ -235,6 +238,13 @@ type counters struct {
 // has read every request the dedup group kept.
 func (c counters) caughtUp(n int64) bool {
 	return c.LinesIn >= n && c.Kept+c.Suppressed+c.NotAudited >= c.Parsed && c.Audited >= c.Kept
+}
+
+// settled reports whether, on top of caughtUp, the table owners have
+// applied every batched request: the work that batching defers (up to
+// dedup.batch_age) is done.
+func (c counters) settled(n int64) bool {
+	return c.caughtUp(n) && c.Applied >= c.Batched
 }
 
 // scrape reads the counters from /metrics.
@@ -256,12 +266,12 @@ func (p *pipeline) scrape(ctx context.Context) (counters, error) {
 
 // readCounters reads the counters from a Prometheus text exposition.
 func readCounters(r io.Reader) (counters, error) {
-	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mBatched, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
+	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mBatched, mApplied, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
 	if err != nil {
 		return counters{}, err
 	}
 	return counters{
-		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]), Batched: int64(m[mBatched]),
+		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]), Batched: int64(m[mBatched]), Applied: int64(m[mApplied]),
 		Audited: int64(m[mAudited]), RecordsOut: int64(m[mRecordsOut]), DeadLetter: int64(m[mDeadLetter]),
 		Restarts: int64(m[mRestarts]), Parsed: int64(m[mParsed]), NotAudited: int64(m[mNotAudited]),
 	}, nil

@@ -52,6 +52,12 @@ type Results struct {
 	// BrokerCPUSPerMillion is the broker's CPU time per million lines
 	// during kaudit's run.
 	BrokerCPUSPerMillion float64 `json:"broker_cpu_s_per_million"`
+	// CPUSPerMillionSettled also counts the work batching defers: kaudit's
+	// CPU time until the table owners had applied every batched repeat,
+	// SettleSeconds after the lines were settled (batches wait up to
+	// dedup.batch_age). The latency phase starts after that.
+	CPUSPerMillionSettled float64 `json:"cpu_s_per_million_settled"`
+	SettleSeconds         float64 `json:"settle_s"`
 	// KauditCores is the CPU used during kaudit's throughput run.
 	KauditCores  Cores        `json:"kaudit_cores"`
 	KauditCounts CounterState `json:"kaudit_counts"`
@@ -73,6 +79,9 @@ type Results struct {
 	// the first means a queue was growing, i.e. kaudit did not keep up.
 	P50FirstQuarterMs float64 `json:"p50_first_quarter_ms"`
 	P50LastQuarterMs  float64 `json:"p50_last_quarter_ms"`
+	// P99By5sMs is the p99 of the lines sent in each 5 s of the phase:
+	// whether the tail is spread over the phase or one burst.
+	P99By5sMs []float64 `json:"p99_by_5s_ms"`
 	// LatencyBacklogLines is how far behind kaudit was when sending
 	// stopped: near 0 when it kept up.
 	LatencyBacklogLines int64 `json:"latency_backlog_lines"`
@@ -189,6 +198,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 	c := r.LatencyCores
 	row("  cores then: kaudit / broker / harness / others", fmt.Sprintf("%.2f / %.2f / %.2f / %.2f (%s lines behind at the end)", c.Kaudit, c.Broker, c.Harness, c.Others, count(r.LatencyBacklogLines)), "", false, false)
 	row("CPU per million lines: kaudit (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.CPUSPerMillion, r.BrokerCPUSPerMillion), "", false, false)
+	row(fmt.Sprintf("  kaudit with its batches applied (%.1f s later)", r.SettleSeconds), fmt.Sprintf("%.1f s", r.CPUSPerMillionSettled), "", false, false)
 	row("  baseline copy (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.BaselineCPUSPerMillion, r.BaselineBrokerCPUSPerMillion), "", false, false)
 	kc, bc := r.KauditCores, r.BaselineCores
 	row("  cores in kaudit's run: kaudit / broker / others", fmt.Sprintf("%.2f / %.2f / %.2f", kc.Kaudit, kc.Broker, kc.Others), "", false, false)
