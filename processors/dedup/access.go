@@ -43,17 +43,7 @@ func Track(st *schemas.ConnState, r *schemas.RequestLog, resolve func(cluster, i
 		if ta.Total.Empty() {
 			newTopic = true
 		}
-		a := schemas.Access{First: r.Time, Last: r.Time}
-		if r.APIKey == schemas.APIProduce {
-			a.Produce = 1
-		} else {
-			a.Fetch = 1
-		}
-		if r.Denied() {
-			a.Denied = 1
-		} else if i < len(r.TopicBytes) {
-			a.Bytes = r.TopicBytes[i] // a denied request moved no data
-		}
+		a := requestAccess(r, i)
 		ta.Total.Add(a)
 		ta.Pending.Add(a)
 	}
@@ -62,6 +52,22 @@ func Track(st *schemas.ConnState, r *schemas.RequestLog, resolve func(cluster, i
 		return nil
 	}
 	return Flush(st, r.Time, r.API().Method, schemas.ErrorName(r.ErrorCode))
+}
+
+// requestAccess is what Produce or Fetch r did to its i-th topic.
+func requestAccess(r *schemas.RequestLog, i int) schemas.Access {
+	a := schemas.Access{First: r.Time, Last: r.Time}
+	if r.APIKey == schemas.APIProduce {
+		a.Produce = 1
+	} else {
+		a.Fetch = 1
+	}
+	if r.Denied() {
+		a.Denied = 1
+	} else if i < len(r.TopicBytes) {
+		a.Bytes = r.TopicBytes[i] // a denied request moved no data
+	}
+	return a
 }
 
 // pendingRequests counts the requests a connection has not reported yet.

@@ -226,15 +226,7 @@ func (bt *batch) add(r *schemas.RequestLog) {
 		bt.fetch++
 	}
 	for i, t := range r.Topics {
-		a := schemas.Access{First: r.Time, Last: r.Time}
-		if r.APIKey == schemas.APIProduce {
-			a.Produce = 1
-		} else {
-			a.Fetch = 1
-		}
-		if i < len(r.TopicBytes) {
-			a.Bytes = r.TopicBytes[i]
-		}
+		a := requestAccess(r, i) // never denied: denials are not batched
 		found := false
 		for j := range bt.topics {
 			if bt.topics[j].Topic == t {
