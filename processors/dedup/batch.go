@@ -2,7 +2,6 @@ package dedup
 
 import (
 	"cmp"
-	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -38,7 +37,7 @@ type Batcher struct {
 	// MaxPending bounds the connections with an open batch (memory); 0
 	// means DefaultMaxPending. Beyond it, repeats go to the table one by one.
 	MaxPending int
-	// Remember is how many connections sent holds; 0 means
+	// Remember bounds each of the two generations of sent; 0 means
 	// DefaultRemember.
 	Remember int
 
@@ -57,48 +56,17 @@ type Batcher struct {
 	// processed the loop record and its changelog has come back, which at
 	// full speed is after most of a connection's repeats: without sent, ~3
 	// in 4 repeats went round the loop in BenchmarkPipeline. A hit also
-	// saves the view lookup, a LevelDB read. It is a fixed array of
-	// sentWays-way sets, allocated on first use: no pointers for the GC to
-	// scan and no map growth. A connection that finds its set full evicts
-	// the one with the oldest log time; an evicted connection only costs
-	// a view lookup again.
-	sent []sentEntry
-}
-
-// sentWays is the associativity of sent: a set is two cache lines.
-const sentWays = 4
-
-type sentEntry struct {
-	key sentKey // zero: empty
-	sentFirst
-}
-
-// sentKey is a 128-bit hash of a connection key: 16 B in place of a
-// ~60 B string, so that sent can cover every connection of a busy
-// cluster. Two of n keys collide with odds of ~n²/2¹²⁹ (~1e-27 for a million).
-type sentKey struct{ a, b uint64 }
-
-var sentSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
-
-func sentKeyOf(key string) sentKey {
-	return sentKey{maphash.String(sentSeeds[0], key), maphash.String(sentSeeds[1], key) | 1} // never zero
-}
-
-// sentSet returns the set of sent where k belongs.
-func (b *Batcher) sentSet(k sentKey) []sentEntry {
-	sets := max(cmp.Or(b.Remember, DefaultRemember)/sentWays, 1)
-	if b.sent == nil {
-		b.sent = make([]sentEntry, sets*sentWays)
-	}
-	i := int(k.a%uint64(sets)) * sentWays
-	return b.sent[i : i+sentWays]
+	// saves the view lookup. Two generations bound it: when sent is full
+	// it becomes sentOld, and entries still in use move back on their next
+	// hit.
+	sent, sentOld map[string]sentFirst
 }
 
 // sentFirst is what the owner will hold of a connection once the loop
 // records this instance sent are processed: enough to tell a repeat from a
-// new connection reusing the id. 16 B: the log time is in Unix nanoseconds.
+// new connection reusing the id.
 type sentFirst struct {
-	last           int64 // latest log time looped or absorbed
+	last           time.Time // latest log time looped or absorbed
 	maxCorrelation int32
 	produce, fetch bool
 }
@@ -126,12 +94,11 @@ const (
 	BatchMax          = 1000
 	BatchAge          = 30 * time.Second
 	DefaultMaxPending = 250_000
-	// DefaultRemember costs 8 MiB (32 B entries). It need outlast only the
-	// view's lag to batch nearly every repeat, but each connection it
-	// misses costs a view lookup: in the 1M-line bench (200k connections,
-	// each repeating every ~10 s), remembering 2×16k spent ~9% of kaudit's
-	// CPU in LevelDB reads for those.
-	DefaultRemember = 1 << 18
+	// DefaultRemember costs at most ~3.5 MiB: two generations of ~110 B
+	// entries (key included). It need only outlast the view's lag: in the
+	// 1M-line bench (200k connections), 1<<16 batched 491,649 repeats and
+	// 1<<14 488,377.
+	DefaultRemember = 1 << 14
 )
 
 // absorb counts r into its connection's batch when the table already
@@ -206,31 +173,27 @@ func (b *Batcher) take(key string) *schemas.RequestLog {
 // r's batch: r goes to the loop itself, or the view showed one. A request
 // that looks like a new connection reusing the id starts the entry over.
 func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
-	k := sentKeyOf(key)
-	set := b.sentSet(k)
-	w := slices.IndexFunc(set, func(e sentEntry) bool { return e.key == k })
-	var e sentFirst
-	ok := w >= 0
-	if ok {
-		e = set[w].sentFirst
-	} else {
-		// An empty entry has the oldest log time of all: 0.
-		w = 0
-		for i := range set {
-			if set[i].last < set[w].last {
-				w = i
-			}
-		}
+	e, ok := b.sent[key]
+	if !ok {
+		e, ok = b.sentOld[key]
 	}
-	if ok && b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
+	if ok && b.Rules.reused(e.last, e.maxCorrelation, r) {
 		ok, e = false, sentFirst{}
 	}
 	repeat := ok && ((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
-	e.last = max(e.last, r.Time.UnixNano())
+	if r.Time.After(e.last) {
+		e.last = r.Time
+	}
 	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
 	e.produce = e.produce || r.APIKey == schemas.APIProduce
 	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
-	set[w] = sentEntry{k, e}
+	if _, cur := b.sent[key]; !cur && len(b.sent) >= cmp.Or(b.Remember, DefaultRemember) {
+		b.sentOld, b.sent = b.sent, nil
+	}
+	if b.sent == nil {
+		b.sent = map[string]sentFirst{}
+	}
+	b.sent[key] = e
 	return repeat
 }
 
@@ -242,7 +205,7 @@ func (b *Batcher) Forget() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	clear(b.sent)
+	b.sent, b.sentOld = nil, nil
 }
 
 // add folds one repeat request into the batch.
