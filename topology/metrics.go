@@ -21,6 +21,7 @@ type Metrics struct {
 	suppressed *prometheus.CounterVec
 	batched    *prometheus.CounterVec
 	applied    prometheus.Counter
+	dropped    prometheus.Counter
 	kept       *prometheus.CounterVec
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
@@ -59,10 +60,11 @@ func newMetrics() *Metrics {
 		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
 	}
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_applied_total", Help: "Batched repeat requests the table owners have applied; kaudit_batched_total minus this is still in open batches or on the loop topic."})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_dropped_total", Help: "Batched repeat requests dropped because the table held no state of their connection: after a failure their lines are read again, or the connection was evicted."})
 	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_connections_evicted_total", Help: "Idle connections evicted from the dedup table."})
 	m.expiring = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_expire_markers_total", Help: "Expire markers the sweeper sent for idle connections."})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
-	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied)
+	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied, m.dropped)
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.batched, m.kept, m.recordsOut, m.notAudited, m.audited,
 		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -80,6 +82,7 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 		Suppressed:   func(api string) { m.suppressed.WithLabelValues(api).Inc() },
 		Batched:      func(api string) { m.batched.WithLabelValues(api).Inc() },
 		BatchApplied: func(n int64) { m.applied.Add(float64(n)) },
+		BatchDropped: func(n int64) { m.dropped.Add(float64(n)) },
 		Kept:         func(api string) { m.kept.WithLabelValues(api).Inc() },
 		Evicted:      m.evicted.Inc,
 		NotAudited:   func(api string) { m.notAudited.WithLabelValues(api).Inc() },

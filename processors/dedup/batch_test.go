@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestBatchesFoldIntoState(t *testing.T) {
 	require.EqualValues(t, 100*BatchMax, full.RecordBytes)
 	require.EqualValues(t, 20+BatchMax-1, full.CorrelationID)
 
-	st := applyBatch(known, full)
+	st := Rules{TTL: DefaultTTL}.applyBatch(known, full)
 	require.EqualValues(t, BatchMax, st.SuppressedProduce)
 	require.EqualValues(t, BatchMax, st.Requests)
 	require.EqualValues(t, 100*BatchMax, st.SuppressedBytes)
@@ -88,7 +89,7 @@ func TestBatchesFoldIntoState(t *testing.T) {
 	due := b.Due(true)
 	require.Len(t, due, 1)
 	require.EqualValues(t, 1, due["k"].BatchProduce)
-	require.Nil(t, applyBatch(nil, due["k"]).FirstProduce, "an evicted connection starts over without a first record")
+	require.Nil(t, Rules{TTL: DefaultTTL}.applyBatch(nil, due["k"]), "no state: the batch is dropped")
 }
 
 // Age sets when a partial batch is due, and MaxPending bounds the
@@ -161,43 +162,21 @@ func TestBatcherMatchesOwner(t *testing.T) {
 			}
 		}
 
-		got := map[string]*schemas.ConnState{}
-		var gotKept []int64
-		var loop []*schemas.RequestLog
-		read := 0
-		owner := func(upTo int) {
-			for ; read < upTo; read++ {
-				r := loop[read]
-				if r.APIName == schemas.BatchAPI {
-					got[r.Connection] = applyBatch(got[r.Connection], r)
-					continue
-				}
-				st, keep := Decide(got[r.Connection], r)
-				got[r.Connection] = st
-				if keep {
-					gotKept = append(gotKept, r.SourceOffset)
-				}
-			}
-		}
-		b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: func(key string) *schemas.ConnState { return got[key] }}
+		m := &loopModel{table: map[string]*schemas.ConnState{}}
+		b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: m.view}
 		absorbed := 0
-		for _, r := range lines {
-			r := *r
-			batch, ok := b.absorb(&r, r.Connection)
-			if batch != nil {
-				loop = append(loop, batch)
-			}
-			if ok {
+		for i, r := range lines {
+			if m.feed(b, r, i) {
 				absorbed++
-			} else {
-				loop = append(loop, &r)
 			}
-			owner(max(read, len(loop)-rng.IntN(200))) // the view lags
+			m.process(max(m.read, len(m.loop)-rng.IntN(200))) // the view lags
 		}
-		for _, batch := range b.Due(true) {
-			loop = append(loop, batch)
+		m.flush(b)
+		var gotKept []int64
+		for _, r := range m.kept {
+			gotKept = append(gotKept, r.SourceOffset)
 		}
-		owner(len(loop))
+		got := m.table
 
 		require.Equal(t, wantKept, gotKept, "seed %d", seed)
 		require.Greater(t, absorbed, len(lines)/2, "seed %d: most repeats stay off the loop", seed)
@@ -210,10 +189,152 @@ func TestBatcherMatchesOwner(t *testing.T) {
 	}
 }
 
-// requestLog is n requests of four connections: mostly Produce and Fetch,
-// some with no topics, denied or admin. Halfway one connection's id is
-// reused by a new client (correlation ids start over), and later the log
-// falls silent for longer than the TTL.
+// TestBatcherAfterLostLoopWrites fails the processors part way, as a
+// broker restart does: the loop writes still in flight are lost. Commits
+// are in offset order (orderedGroup), so the raw lines are read again from
+// no later than the first line whose writes were lost. Teardown sends every
+// open batch, and the rebuilt processors forget what they looped. Every
+// record must still be kept under the id an undisturbed run gives it:
+// connection, epoch and correlation id.
+func TestBatcherAfterLostLoopWrites(t *testing.T) {
+	type id struct {
+		conn  string
+		epoch time.Time
+		corr  int32
+	}
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		lines := requestLog(rng, 3000)
+		want := map[id]bool{}
+		table := map[string]*schemas.ConnState{}
+		for _, r := range lines {
+			r := *r
+			st, keep := Decide(table[r.Connection], &r)
+			table[r.Connection] = st
+			if keep {
+				want[id{r.Connection, r.ConnEpoch, r.CorrelationID}] = true
+			}
+		}
+
+		m := &loopModel{table: map[string]*schemas.ConnState{}}
+		b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: m.view}
+		// Fail anywhere, or just after the id reuse or the TTL gap.
+		fail := []int{len(lines) / 2, 3 * len(lines) / 4, rng.IntN(len(lines))}[seed%3] + rng.IntN(30)
+		for i, r := range lines[:fail] {
+			m.feed(b, r, i)
+			m.process(max(m.read, len(m.loop)-rng.IntN(200)))
+		}
+		// Reading again from before an id reuse or a TTL gap is beyond
+		// Decide, batching or not: the state holds only the latest
+		// connection with an id, so old lines would get its epoch. Lines
+		// from lo on may be read again.
+		lo := 0
+		for _, at := range []int{len(lines) / 2, 3 * len(lines) / 4} {
+			if fail > at {
+				lo = at
+			}
+		}
+		// The writes the owner has not read may be lost, from some point on;
+		// the raw offset committed is at most the first line that wrote one.
+		cut := max(m.read, len(m.loop)-1-rng.IntN(100))
+		for cut < len(m.loop) && m.origin[cut] < lo {
+			cut++
+		}
+		from := fail
+		for _, o := range m.origin[cut:] {
+			from = min(from, o)
+		}
+		from = max(lo, from-rng.IntN(20)) // marks not committed yet
+		m.loop, m.origin = m.loop[:cut], m.origin[:cut]
+		for _, batch := range b.Due(true) { // teardown; the emitter's writes succeed
+			m.loop, m.origin = append(m.loop, batch), append(m.origin, fail)
+		}
+		b.Forget()
+		for i, r := range lines[from:] {
+			m.feed(b, r, from+i)
+			m.process(max(m.read, len(m.loop)-rng.IntN(200)))
+		}
+		m.flush(b)
+
+		got := map[id]bool{}
+		var unexpected []string
+		for _, r := range m.kept {
+			k := id{r.Connection, r.ConnEpoch, r.CorrelationID}
+			got[k] = true
+			if !want[k] {
+				unexpected = append(unexpected, fmt.Sprintf("%s corr %d epoch %s", k.conn, k.corr, k.epoch.Format(time.TimeOnly)))
+			}
+		}
+		missing := 0
+		for k := range want {
+			if !got[k] {
+				missing++
+			}
+		}
+		require.Empty(t, unexpected, "seed %d: failed at line %d, read again from %d; %d missing", seed, fail, from, missing)
+		require.Zero(t, missing, "seed %d", seed)
+	}
+}
+
+// loopModel is the loop topic as an ordered queue, and its owner reading
+// it: the owner's table is also what the view shows.
+type loopModel struct {
+	loop   []*schemas.RequestLog
+	origin []int // the raw line whose processing wrote each loop record
+	read   int
+	table  map[string]*schemas.ConnState
+	kept   []*schemas.RequestLog
+}
+
+func (m *loopModel) view(key string) *schemas.ConnState { return m.table[key] }
+
+// feed runs raw line i through the input side, as Rekey does, and reports
+// whether the batcher absorbed it.
+func (m *loopModel) feed(b *Batcher, line *schemas.RequestLog, i int) bool {
+	r := *line
+	batch, ok := b.absorb(&r, r.Connection)
+	if batch != nil {
+		m.loop, m.origin = append(m.loop, batch), append(m.origin, i)
+	}
+	if !ok {
+		m.loop, m.origin = append(m.loop, &r), append(m.origin, i)
+	}
+	return ok
+}
+
+// process has the owner read the loop up to upTo, as Collapse does.
+func (m *loopModel) process(upTo int) {
+	for ; m.read < upTo; m.read++ {
+		r := m.loop[m.read]
+		if r.APIName == schemas.BatchAPI {
+			if st := (Rules{TTL: DefaultTTL}).applyBatch(m.table[r.Connection], r); st != nil {
+				m.table[r.Connection] = st
+			}
+			continue
+		}
+		r2 := *r // a replayed record is a new message
+		st, keep := Decide(m.table[r.Connection], &r2)
+		m.table[r.Connection] = st
+		if keep {
+			m.kept = append(m.kept, &r2)
+		}
+	}
+}
+
+// flush sends the open batches, as a graceful stop does, and lets the
+// owner read everything.
+func (m *loopModel) flush(b *Batcher) {
+	for _, batch := range b.Due(true) {
+		m.loop, m.origin = append(m.loop, batch), append(m.origin, -1)
+	}
+	m.process(len(m.loop))
+}
+
+// requestLog is n requests of four connections at a time: mostly Produce
+// and Fetch, some with no topics, denied or admin. Now and then one closes
+// and a new one opens. Halfway one connection's id is reused by a new
+// client (correlation ids start over), and later the log falls silent for
+// longer than the TTL.
 func requestLog(rng *rand.Rand, n int) []*schemas.RequestLog {
 	conns := []string{"c0", "c1", "c2", "c3"}
 	corr := map[string]int32{"c0": 50_000, "c1": 100, "c2": 7, "c3": 20_000}
@@ -225,6 +346,9 @@ func requestLog(rng *rand.Rand, n int) []*schemas.RequestLog {
 			corr["c0"] = 0
 		case 3 * n / 4:
 			now = now.Add(DefaultTTL + time.Minute)
+		}
+		if j := rng.IntN(50); j < len(conns) && j > 0 { // c0 stays for the id reuse
+			conns[j] = fmt.Sprintf("c%d-%d", j, i)
 		}
 		now = now.Add(time.Duration(rng.IntN(2000)) * time.Millisecond)
 		c := conns[rng.IntN(len(conns))]

@@ -40,6 +40,9 @@ type Observer struct {
 	// BatchApplied is told how many batched requests a batch record
 	// brought to the table: Batched minus these are still on their way.
 	BatchApplied func(n int64)
+	// BatchDropped is told how many batched requests a batch record
+	// brought that the table had no state for (see applyBatch).
+	BatchDropped func(n int64)
 	Kept         func(api string)
 	NotAudited   func(api string)
 	Evicted      func()
@@ -176,10 +179,11 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			s.Observe.Seen(r.Time)
 		}
 		if r.APIName == schemas.BatchAPI {
-			st = applyBatch(st, r)
-			if s.Observe.BatchApplied != nil {
-				s.Observe.BatchApplied(r.BatchProduce + r.BatchFetch)
+			if st = s.Rules.applyBatch(st, r); st == nil {
+				callN(s.Observe.BatchDropped, r.BatchProduce+r.BatchFetch)
+				return
 			}
+			callN(s.Observe.BatchApplied, r.BatchProduce+r.BatchFetch)
 			if st.LastReport.IsZero() || r.Time.Sub(st.LastReport) >= reportEvery || pendingRequests(st) >= reportAfter {
 				for _, d := range Flush(st, r.Time, "", "") {
 					s.access(ctx, out, &d)
@@ -366,6 +370,12 @@ func setIfAny(dst *string, v string) {
 func call0(f func()) {
 	if f != nil {
 		f()
+	}
+}
+
+func callN(f func(int64), n int64) {
+	if f != nil {
+		f(n)
 	}
 }
 
