@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -56,17 +57,28 @@ type Batcher struct {
 	// processed the loop record and its changelog has come back, which at
 	// full speed is after most of a connection's repeats: without sent, ~3
 	// in 4 repeats went round the loop in BenchmarkPipeline. A hit also
-	// saves the view lookup. Two generations bound it: when sent is full
-	// it becomes sentOld, and entries still in use move back on their next
-	// hit.
-	sent, sentOld map[string]sentFirst
+	// saves the view lookup, a LevelDB read. Two generations bound it: when
+	// sent is full it becomes sentOld, and entries still in use move back
+	// on their next hit.
+	sent, sentOld map[sentKey]sentFirst
+}
+
+// sentKey is a 128-bit hash of a connection key: 16 B in place of a
+// ~60 B string, so that sent can cover every connection of a busy
+// cluster. Two of n keys collide with odds of ~n²/2¹²⁹ (~1e-27 for a million).
+type sentKey struct{ a, b uint64 }
+
+var sentSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func sentKeyOf(key string) sentKey {
+	return sentKey{maphash.String(sentSeeds[0], key), maphash.String(sentSeeds[1], key)}
 }
 
 // sentFirst is what the owner will hold of a connection once the loop
 // records this instance sent are processed: enough to tell a repeat from a
-// new connection reusing the id.
+// new connection reusing the id. 16 B: the log time is in Unix nanoseconds.
 type sentFirst struct {
-	last           time.Time // latest log time looped or absorbed
+	last           int64 // latest log time looped or absorbed
 	maxCorrelation int32
 	produce, fetch bool
 }
@@ -94,11 +106,12 @@ const (
 	BatchMax          = 1000
 	BatchAge          = 30 * time.Second
 	DefaultMaxPending = 250_000
-	// DefaultRemember costs at most ~3.5 MiB: two generations of ~110 B
-	// entries (key included). It need only outlast the view's lag: in the
-	// 1M-line bench (200k connections), 1<<16 batched 491,649 repeats and
-	// 1<<14 488,377.
-	DefaultRemember = 1 << 14
+	// DefaultRemember costs at most ~20 MiB: two generations of 32 B map
+	// slots. It need outlast only the view's lag to batch nearly every
+	// repeat, but each connection it misses costs a view lookup: in the
+	// 1M-line bench (200k connections, each repeating every ~10 s), 1<<14
+	// spent ~9% of kaudit's CPU in LevelDB reads for those.
+	DefaultRemember = 1 << 18
 )
 
 // absorb counts r into its connection's batch when the table already
@@ -173,27 +186,26 @@ func (b *Batcher) take(key string) *schemas.RequestLog {
 // r's batch: r goes to the loop itself, or the view showed one. A request
 // that looks like a new connection reusing the id starts the entry over.
 func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
-	e, ok := b.sent[key]
+	k := sentKeyOf(key)
+	e, ok := b.sent[k]
 	if !ok {
-		e, ok = b.sentOld[key]
+		e, ok = b.sentOld[k]
 	}
-	if ok && b.Rules.reused(e.last, e.maxCorrelation, r) {
+	if ok && b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
 		ok, e = false, sentFirst{}
 	}
 	repeat := ok && ((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
-	if r.Time.After(e.last) {
-		e.last = r.Time
-	}
+	e.last = max(e.last, r.Time.UnixNano())
 	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
 	e.produce = e.produce || r.APIKey == schemas.APIProduce
 	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
-	if _, cur := b.sent[key]; !cur && len(b.sent) >= cmp.Or(b.Remember, DefaultRemember) {
+	if _, cur := b.sent[k]; !cur && len(b.sent) >= cmp.Or(b.Remember, DefaultRemember) {
 		b.sentOld, b.sent = b.sent, nil
 	}
 	if b.sent == nil {
-		b.sent = map[string]sentFirst{}
+		b.sent = map[sentKey]sentFirst{}
 	}
-	b.sent[key] = e
+	b.sent[k] = e
 	return repeat
 }
 

@@ -387,3 +387,36 @@ func TestBatcherForget(t *testing.T) {
 	require.NotNil(t, batch, "the open batch goes ahead of the request")
 	require.EqualValues(t, 1, batch.BatchProduce)
 }
+
+// TestBatcherRemembers checks what the compact sent entry keeps: the kinds
+// seen, the latest log time (TTL) and the highest correlation id (reuse),
+// with no view to fall back on.
+func TestBatcherRemembers(t *testing.T) {
+	ttl := int(DefaultTTL / time.Second)
+	corr := func(c int32) func(*schemas.RequestLog) { return func(r *schemas.RequestLog) { r.CorrelationID = c } }
+	withTopic := func(r *schemas.RequestLog) { r.Topics = []string{"orders"} }
+	tests := []struct {
+		name   string
+		before []*schemas.RequestLog
+		r      *schemas.RequestLog
+		repeat bool
+	}{
+		{"same kind", []*schemas.RequestLog{produce(1, 1, 5, "orders")}, produce(2, 2, 5, "orders"), true},
+		{"other kind", []*schemas.RequestLog{produce(1, 1, 5, "orders")}, fetch(2, 2, 5, "orders"), false},
+		{"within the TTL of the latest", []*schemas.RequestLog{produce(1, 1, 5, "orders"), fetch(ttl, 2, 5, "orders")}, produce(2*ttl-1, 3, 5, "orders"), true},
+		{"after the TTL", []*schemas.RequestLog{produce(1, 1, 5, "orders")}, produce(ttl+2, 2, 5, "orders"), false},
+		{"latest time kept when lines come out of order", []*schemas.RequestLog{produce(ttl, 2, 5, "orders"), produce(1, 1, 5, "orders")}, produce(2*ttl-1, 3, 5, "orders"), true},
+		{"correlation ids start over", []*schemas.RequestLog{produce(1, 50_000, 5, "orders")}, at(2, 2, schemas.APIProduce, "PRODUCE", withTopic, corr(3)), false},
+		{"highest correlation id kept", []*schemas.RequestLog{produce(1, 50_000, 5, "orders"), produce(2, 45_000, 5, "orders")}, at(3, 3, schemas.APIProduce, "PRODUCE", withTopic, corr(35_000)), false},
+		{"correlation ids slightly out of order", []*schemas.RequestLog{produce(1, 50_000, 5, "orders")}, at(2, 2, schemas.APIProduce, "PRODUCE", withTopic, corr(45_000)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
+			for _, r := range tt.before {
+				b.remember("k", r)
+			}
+			require.Equal(t, tt.repeat, b.remember("k", tt.r))
+		})
+	}
+}
