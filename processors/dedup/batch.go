@@ -38,7 +38,7 @@ type Batcher struct {
 	// MaxPending bounds the connections with an open batch (memory); 0
 	// means DefaultMaxPending. Beyond it, repeats go to the table one by one.
 	MaxPending int
-	// Remember bounds each of the two generations of sent; 0 means
+	// Remember is how many connections sent holds; 0 means
 	// DefaultRemember.
 	Remember int
 
@@ -57,10 +57,20 @@ type Batcher struct {
 	// processed the loop record and its changelog has come back, which at
 	// full speed is after most of a connection's repeats: without sent, ~3
 	// in 4 repeats went round the loop in BenchmarkPipeline. A hit also
-	// saves the view lookup, a LevelDB read. Two generations bound it: when
-	// sent is full it becomes sentOld, and entries still in use move back
-	// on their next hit.
-	sent, sentOld map[sentKey]sentFirst
+	// saves the view lookup, a LevelDB read. It is a fixed array of
+	// sentWays-way sets, allocated on first use: no pointers for the GC to
+	// scan and no map growth. A connection that finds its set full evicts
+	// the one with the oldest log time; an evicted connection only costs
+	// a view lookup again.
+	sent []sentEntry
+}
+
+// sentWays is the associativity of sent: a set is two cache lines.
+const sentWays = 4
+
+type sentEntry struct {
+	key sentKey // zero: empty
+	sentFirst
 }
 
 // sentKey is a 128-bit hash of a connection key: 16 B in place of a
@@ -71,7 +81,17 @@ type sentKey struct{ a, b uint64 }
 var sentSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 func sentKeyOf(key string) sentKey {
-	return sentKey{maphash.String(sentSeeds[0], key), maphash.String(sentSeeds[1], key)}
+	return sentKey{maphash.String(sentSeeds[0], key), maphash.String(sentSeeds[1], key) | 1} // never zero
+}
+
+// sentSet returns the set of sent where k belongs.
+func (b *Batcher) sentSet(k sentKey) []sentEntry {
+	sets := max(cmp.Or(b.Remember, DefaultRemember)/sentWays, 1)
+	if b.sent == nil {
+		b.sent = make([]sentEntry, sets*sentWays)
+	}
+	i := int(k.a%uint64(sets)) * sentWays
+	return b.sent[i : i+sentWays]
 }
 
 // sentFirst is what the owner will hold of a connection once the loop
@@ -106,11 +126,11 @@ const (
 	BatchMax          = 1000
 	BatchAge          = 30 * time.Second
 	DefaultMaxPending = 250_000
-	// DefaultRemember costs at most ~20 MiB: two generations of 32 B map
-	// slots. It need outlast only the view's lag to batch nearly every
-	// repeat, but each connection it misses costs a view lookup: in the
-	// 1M-line bench (200k connections, each repeating every ~10 s), 1<<14
-	// spent ~9% of kaudit's CPU in LevelDB reads for those.
+	// DefaultRemember costs 8 MiB (32 B entries). It need outlast only the
+	// view's lag to batch nearly every repeat, but each connection it
+	// misses costs a view lookup: in the 1M-line bench (200k connections,
+	// each repeating every ~10 s), remembering 2×16k spent ~9% of kaudit's
+	// CPU in LevelDB reads for those.
 	DefaultRemember = 1 << 18
 )
 
@@ -187,9 +207,20 @@ func (b *Batcher) take(key string) *schemas.RequestLog {
 // that looks like a new connection reusing the id starts the entry over.
 func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
 	k := sentKeyOf(key)
-	e, ok := b.sent[k]
-	if !ok {
-		e, ok = b.sentOld[k]
+	set := b.sentSet(k)
+	w := slices.IndexFunc(set, func(e sentEntry) bool { return e.key == k })
+	var e sentFirst
+	ok := w >= 0
+	if ok {
+		e = set[w].sentFirst
+	} else {
+		// An empty entry has the oldest log time of all: 0.
+		w = 0
+		for i := range set {
+			if set[i].last < set[w].last {
+				w = i
+			}
+		}
 	}
 	if ok && b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
 		ok, e = false, sentFirst{}
@@ -199,13 +230,7 @@ func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
 	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
 	e.produce = e.produce || r.APIKey == schemas.APIProduce
 	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
-	if _, cur := b.sent[k]; !cur && len(b.sent) >= cmp.Or(b.Remember, DefaultRemember) {
-		b.sentOld, b.sent = b.sent, nil
-	}
-	if b.sent == nil {
-		b.sent = map[sentKey]sentFirst{}
-	}
-	b.sent[k] = e
+	set[w] = sentEntry{k, e}
 	return repeat
 }
 
@@ -217,7 +242,7 @@ func (b *Batcher) Forget() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sent, b.sentOld = nil, nil
+	clear(b.sent)
 }
 
 // add folds one repeat request into the batch.

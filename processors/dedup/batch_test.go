@@ -420,3 +420,20 @@ func TestBatcherRemembers(t *testing.T) {
 		})
 	}
 }
+
+// TestBatcherSentEvictsOldest checks that a full set of sent evicts the
+// connection with the oldest log time, which then asks the view again.
+func TestBatcherSentEvictsOldest(t *testing.T) {
+	asked := map[string]int{}
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: sentWays, // one set
+		Known: func(key string) *schemas.ConnState { asked[key]++; return nil }}
+	for i := range sentWays + 1 { // the last one evicts c0, the oldest
+		b.remember(fmt.Sprint("c", i), produce(10+i, 1, 5, "orders"))
+	}
+	for i := 1; i <= sentWays; i++ {
+		require.True(t, b.repeat(produce(20, 2, 5, "orders"), fmt.Sprint("c", i)), "c%d is remembered", i)
+	}
+	require.Empty(t, asked)
+	require.False(t, b.repeat(produce(20, 2, 5, "orders"), "c0"), "c0 was evicted: a new connection for all the view knows")
+	require.Equal(t, map[string]int{"c0": 1}, asked)
+}
