@@ -53,9 +53,10 @@ type Batcher struct {
 	// looped to the table owner, or absorbed. The owner reads its loop
 	// partition in order, so by the time a later batch of the same
 	// connection arrives it holds a first request of that kind (the looped
-	// one or an earlier one). The view only learns it once the owner has
-	// processed the loop record and its changelog has come back, which at
-	// full speed is after most of a connection's repeats: without sent, ~3
+	// one or an earlier one; if a failure lost that write, the owner drops
+	// the batch, see applyBatch). The view only learns it once the owner
+	// has processed the loop record and its changelog has come back, which
+	// at full speed is after most of a connection's repeats: without sent, ~3
 	// in 4 repeats went round the loop in BenchmarkPipeline. A hit also
 	// saves the view lookup, a LevelDB read. It is a fixed array of
 	// sentWays-way sets, allocated on first use: no pointers for the GC to
