@@ -358,8 +358,11 @@ func (r *run) settle(ctx context.Context, p *pipeline, n int64, caughtUp time.Ti
 	timeout := r.allot(0.1, 2*time.Minute)
 	c, err := r.waitCounts(ctx, p, timeout, func(c counters) bool { return c.settled(n) })
 	if err != nil {
-		r.res.note("throughput: %d of %d batched repeats applied after %s (%v)", c.Applied, c.Batched, timeout.Round(time.Second), err)
+		r.res.note("throughput: %d of %d batched repeats applied, %d dropped, after %s (%v)", c.Applied, c.Batched, c.Dropped, timeout.Round(time.Second), err)
 		return
+	}
+	if c.Dropped > 0 {
+		r.res.note("throughput: the owners dropped %d of %d batched repeats (no state of their connection)", c.Dropped, c.Batched)
 	}
 	r.res.SettleSeconds = time.Since(caughtUp).Seconds()
 	if u, err := p.usage(); err == nil {

@@ -216,6 +216,7 @@ const (
 	mSuppressed = "kaudit_suppressed_total"
 	mBatched    = "kaudit_batched_total"
 	mApplied    = "kaudit_batched_applied_total"
+	mDropped    = "kaudit_batched_dropped_total"
 	mAudited    = "kaudit_audit_requests_total"
 	mRecordsOut = "kaudit_records_out_total"
 	mDeadLetter = "kaudit_dead_letter_total"
@@ -227,8 +228,9 @@ const (
 // counters is one scrape of kaudit's counters, each summed over labels.
 type counters struct {
 	LinesIn, Kept, Suppressed, Batched, Audited, RecordsOut, DeadLetter, Restarts int64
-	// Applied of the batched requests have reached the table.
-	Applied int64
+	// Applied of the batched requests have reached the table; Dropped
+	// reached it and were dropped, their connection unknown there.
+	Applied, Dropped int64
 	// Parsed lines are settled once kept, suppressed or not audited.
 	Parsed, NotAudited int64
 }
@@ -244,7 +246,7 @@ func (c counters) caughtUp(n int64) bool {
 // applied every batched request: the work that batching defers (up to
 // dedup.batch_age) is done.
 func (c counters) settled(n int64) bool {
-	return c.caughtUp(n) && c.Applied >= c.Batched
+	return c.caughtUp(n) && c.Applied+c.Dropped >= c.Batched
 }
 
 // scrape reads the counters from /metrics.
@@ -266,12 +268,13 @@ func (p *pipeline) scrape(ctx context.Context) (counters, error) {
 
 // readCounters reads the counters from a Prometheus text exposition.
 func readCounters(r io.Reader) (counters, error) {
-	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mBatched, mApplied, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
+	m, err := ParseMetrics(r, mLinesIn, mKept, mSuppressed, mBatched, mApplied, mDropped, mAudited, mRecordsOut, mDeadLetter, mRestarts, mNotAudited)
 	if err != nil {
 		return counters{}, err
 	}
 	return counters{
 		LinesIn: int64(m[mLinesIn]), Kept: int64(m[mKept]), Suppressed: int64(m[mSuppressed]), Batched: int64(m[mBatched]), Applied: int64(m[mApplied]),
+		Dropped: int64(m[mDropped]),
 		Audited: int64(m[mAudited]), RecordsOut: int64(m[mRecordsOut]), DeadLetter: int64(m[mDeadLetter]),
 		Restarts: int64(m[mRestarts]), Parsed: int64(m[mParsed]), NotAudited: int64(m[mNotAudited]),
 	}, nil
