@@ -109,6 +109,7 @@ func (o *observed) observer() dedup.Observer {
 		Suppressed: with("suppressed"),
 		Kept:       with("kept"),
 		NotAudited: with("not-audited"),
+		Batched:    with("batched"),
 	}
 }
 
@@ -247,6 +248,43 @@ func TestDedupGraphKeepsFirstProduceAndFetchPerConnection(t *testing.T) {
 		"suppressed:PRODUCE": 3,
 		"suppressed:FETCH":   1,
 	}, obs.counts())
+}
+
+// With a batcher and no view to ask, alice's repeats are batched on the
+// input side only because her first Produce and Fetch went round the loop
+// from here (Rekey tells the batcher), and the batch folds into her state.
+func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
+	obs := &observed{n: map[string]int{}}
+	b := &dedup.Batcher{Rules: dedup.Rules{TTL: dedup.DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
+	g := topology.DedupGraph(streams, dedup.Settings{
+		Cluster: cluster, Location: time.UTC, Log: discardLogger(), Observe: obs.observer(), Batcher: b,
+	})
+	gkt := run(t, nil, g)
+	for i, l := range []string{
+		demo.Produce(sec(0), alice, 1, "orders", 0, 100), // looped: the first
+		demo.Produce(sec(1), alice, 2, "orders", 0, 200),
+		demo.Fetch(sec(2), alice, 3, "orders", 0, 4096), // looped: the first fetch
+		demo.Fetch(sec(3), alice, 4, "orders", 0, 1000),
+		demo.Produce(sec(4), alice, 5, "payments", 0, 300),
+	} {
+		rawLine(gkt, fmt.Sprint("broker-", i), l)
+	}
+	require.Equal(t, map[string]int{
+		"parsed": 5, "kept:PRODUCE": 1, "kept:FETCH": 1,
+		"suppressed:PRODUCE": 2, "suppressed:FETCH": 1, "batched:PRODUCE": 2, "batched:FETCH": 1,
+	}, obs.counts())
+
+	aliceKey := schemas.ConnKey(cluster, alice.ID)
+	for key, batch := range b.Due(true) { // as housekeeping sends them
+		gkt.Consume(g.LoopStream().Topic(), key, batch)
+	}
+	a, ok := gkt.TableValue(topology.DedupTable, aliceKey).(*schemas.ConnState)
+	require.True(t, ok)
+	require.Equal(t, int64(5), a.Requests)
+	require.Equal(t, int64(2), a.SuppressedProduce)
+	require.Equal(t, int64(1), a.SuppressedFetch)
+	require.Equal(t, int64(200+300+1000), a.SuppressedBytes)
+	require.Equal(t, sec(4), a.LastSeen)
 }
 
 func TestDedupGraphDeadLetters(t *testing.T) {

@@ -146,7 +146,7 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	if b == nil || b.Known == nil {
 		return nil, false
 	}
-	if len(r.Topics) == 0 || r.Denied() || (r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch) || !b.repeat(r, key) {
+	if !batchable(r) || !b.repeat(r, key) {
 		return b.take(key), false
 	}
 	b.mu.Lock()
@@ -163,6 +163,7 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 		b.pending[key] = bt
 		b.opened = append(b.opened, openedBatch{key, bt})
 	}
+	b.remember(key, r)
 	bt.add(r)
 	if bt.count < BatchMax {
 		return nil, true
@@ -171,12 +172,34 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	return bt.record(), true
 }
 
-// repeat reports whether r, a Produce or Fetch with topics that is not
-// denied, repeats one whose first the owner holds (or will hold once it
-// has read what is on the loop before r's batch).
+// Looped tells the batcher that r, which it did not absorb, is on its way
+// to the loop: once the owner has read it, it holds a first request of r's
+// kind. Rekey calls it after handing r to the producer, so that the
+// repeats this vouches for, and with them their batch, are handed to it
+// after r even when lines of one connection are read on several
+// partitions at once: the owner must not get a batch ahead of the first
+// request it follows (see applyBatch).
+func (b *Batcher) Looped(r *schemas.RequestLog, key string) {
+	if b == nil || b.Known == nil || !batchable(r) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.remember(key, r)
+}
+
+// batchable reports whether r may be absorbed: a Produce or Fetch that
+// names topics and is not denied.
+func batchable(r *schemas.RequestLog) bool {
+	return len(r.Topics) > 0 && !r.Denied() && (r.APIKey == schemas.APIProduce || r.APIKey == schemas.APIFetch)
+}
+
+// repeat reports whether r, a batchable request, repeats one whose first
+// the owner holds (or will hold once it has read what is on the loop
+// before r's batch).
 func (b *Batcher) repeat(r *schemas.RequestLog, key string) bool {
 	b.mu.Lock()
-	sent := b.remember(key, r)
+	sent := b.recalls(key, r)
 	b.mu.Unlock()
 	if sent {
 		return true
@@ -200,39 +223,49 @@ func (b *Batcher) take(key string) *schemas.RequestLog {
 	return bt.record()
 }
 
-// remember records r, a Produce or Fetch with topics that is not denied,
-// in sent, and reports whether one of its kind on the same connection was
-// recorded before (so r is a repeat). Whatever absorb then does with r, the
-// owner holds a first request of r's kind once it has read what precedes
-// r's batch: r goes to the loop itself, or the view showed one. A request
-// that looks like a new connection reusing the id starts the entry over.
-func (b *Batcher) remember(key string, r *schemas.RequestLog) bool {
-	k := sentKeyOf(key)
-	set := b.sentSet(k)
-	w := slices.IndexFunc(set, func(e sentEntry) bool { return e.key == k })
-	var e sentFirst
-	ok := w >= 0
-	if ok {
-		e = set[w].sentFirst
-	} else {
-		// An empty entry has the oldest log time of all: 0.
-		w = 0
-		for i := range set {
-			if set[i].last < set[w].last {
-				w = i
-			}
+// lookup finds k in sent: its set, and the way that holds it (ok) or else
+// the way to put it in, an empty one or the one with the oldest log time.
+func (b *Batcher) lookup(k sentKey) (set []sentEntry, w int, ok bool) {
+	set = b.sentSet(k)
+	if w = slices.IndexFunc(set, func(e sentEntry) bool { return e.key == k }); w >= 0 {
+		return set, w, true
+	}
+	w = 0 // an empty entry has the oldest log time of all: 0
+	for i := range set {
+		if set[i].last < set[w].last {
+			w = i
 		}
 	}
-	if ok && b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
-		ok, e = false, sentFirst{}
+	return set, w, false
+}
+
+// recalls reports whether sent holds a request of r's kind on r's
+// connection that r repeats, rather than a new connection reusing the id.
+func (b *Batcher) recalls(key string, r *schemas.RequestLog) bool {
+	set, w, ok := b.lookup(sentKeyOf(key))
+	if !ok {
+		return false
 	}
-	repeat := ok && ((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
+	e := set[w].sentFirst
+	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) &&
+		((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
+}
+
+// remember records r, a batchable request that was absorbed or looped, in
+// sent. A request that looks like a new connection reusing the id starts
+// the entry over.
+func (b *Batcher) remember(key string, r *schemas.RequestLog) {
+	k := sentKeyOf(key)
+	set, w, ok := b.lookup(k)
+	e := set[w].sentFirst
+	if !ok || b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
+		e = sentFirst{}
+	}
 	e.last = max(e.last, r.Time.UnixNano())
 	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
 	e.produce = e.produce || r.APIKey == schemas.APIProduce
 	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
 	set[w] = sentEntry{k, e}
-	return repeat
 }
 
 // Forget drops what sent remembers. The processors call it when they are

@@ -298,6 +298,7 @@ func (m *loopModel) feed(b *Batcher, line *schemas.RequestLog, i int) bool {
 	}
 	if !ok {
 		m.loop, m.origin = append(m.loop, &r), append(m.origin, i)
+		b.Looped(&r, r.Connection)
 	}
 	return ok
 }
@@ -377,8 +378,10 @@ func requestLog(rng *rand.Rand, n int) []*schemas.RequestLog {
 // looped before: the loop record may not have been written.
 func TestBatcherForget(t *testing.T) {
 	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
-	_, ok := b.absorb(produce(1, 1, 5, "orders"), "k")
+	first := produce(1, 1, 5, "orders")
+	_, ok := b.absorb(first, "k")
 	require.False(t, ok, "the first goes to the owner")
+	b.Looped(first, "k")
 	_, ok = b.absorb(produce(2, 2, 5, "orders"), "k")
 	require.True(t, ok, "a repeat of what this instance looped")
 	b.Forget()
@@ -386,6 +389,25 @@ func TestBatcherForget(t *testing.T) {
 	require.False(t, ok)
 	require.NotNil(t, batch, "the open batch goes ahead of the request")
 	require.EqualValues(t, 1, batch.BatchProduce)
+}
+
+// A first request vouches for its repeats only once it has been handed to
+// the loop (Looped): lines of one connection read on several partitions at
+// once must not put a batch of its repeats on the loop ahead of it.
+func TestBatcherTrustsLoopedRequests(t *testing.T) {
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
+	first := produce(1, 1, 5, "orders")
+	_, ok := b.absorb(first, "k")
+	require.False(t, ok, "the first goes to the owner")
+	_, ok = b.absorb(produce(2, 2, 5, "orders"), "k")
+	require.False(t, ok, "its loop write is not handed to the producer yet")
+	b.Looped(first, "k")
+	_, ok = b.absorb(produce(3, 3, 5, "orders"), "k")
+	require.True(t, ok, "a repeat of a looped first")
+	b.Looped(createTopics(4, 4), "k2")
+	b.Looped(fetch(4, 5, 0), "k2")
+	_, ok = b.absorb(fetch(5, 6, 5, "orders"), "k2")
+	require.False(t, ok, "admin requests and fetches without topics vouch for nothing")
 }
 
 // TestBatcherRemembers checks what the compact sent entry keeps: the kinds
@@ -416,7 +438,7 @@ func TestBatcherRemembers(t *testing.T) {
 			for _, r := range tt.before {
 				b.remember("k", r)
 			}
-			require.Equal(t, tt.repeat, b.remember("k", tt.r))
+			require.Equal(t, tt.repeat, b.recalls("k", tt.r))
 		})
 	}
 }

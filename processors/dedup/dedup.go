@@ -151,6 +151,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		ctx.Loopback(key, r)
+		s.Batcher.Looped(r, key)
 	}
 }
 
