@@ -24,9 +24,12 @@ import (
 // and their ids do not depend on batching. An open batch goes to the loop
 // ahead of any request of its connection that goes there, so the owner
 // checks TTL and id reuse against the same history as unbatched
-// (TestBatcherMatchesOwner). Counters are exact after a graceful stop
-// (batches are flushed); a crash loses at most Age of a connection's
-// counts, as the raw offsets of batched lines are committed.
+// (TestBatcherMatchesOwner). A batch never makes a state: one that finds
+// none is dropped, so a failure that lost the first request's loop write
+// costs counts, not ids (TestBatcherAfterLostLoopWrites). Counters are
+// exact after a graceful stop (batches are flushed); a crash loses at most
+// Age of a connection's counts, as the raw offsets of batched lines are
+// committed.
 type Batcher struct {
 	// Known returns the view's state of a connection, nil when unknown.
 	Known func(key string) *schemas.ConnState
