@@ -110,6 +110,9 @@ func (o *observed) observer() dedup.Observer {
 		Kept:       with("kept"),
 		NotAudited: with("not-audited"),
 		Batched:    with("batched"),
+		BatchDropped: func(n int64) {
+			o.add(fmt.Sprint("batch-dropped:", n))
+		},
 	}
 }
 
@@ -285,6 +288,15 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 	require.Equal(t, int64(1), a.SuppressedFetch)
 	require.Equal(t, int64(200+300+1000), a.SuppressedBytes)
 	require.Equal(t, sec(4), a.LastSeen)
+
+	// A batch of a connection the table does not hold (its first request's
+	// loop write was lost) is dropped: it must not make a state.
+	bobKey := schemas.ConnKey(cluster, bob.ID)
+	gkt.Consume(g.LoopStream().Topic(), bobKey, &schemas.RequestLog{
+		Cluster: cluster, Connection: bob.ID, APIKey: -2, APIName: schemas.BatchAPI, Time: sec(5), CorrelationID: 9, BatchProduce: 3,
+	})
+	require.Nil(t, gkt.TableValue(topology.DedupTable, bobKey))
+	require.Equal(t, 1, obs.counts()["batch-dropped:3"])
 }
 
 func TestDedupGraphDeadLetters(t *testing.T) {
