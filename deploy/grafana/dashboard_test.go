@@ -54,7 +54,8 @@ func registered(t *testing.T) map[string]bool {
 	src, err := os.ReadFile("../../topology/metrics.go")
 	require.NoError(t, err)
 	names := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?:counter|gauge|histogram)\("(\w+)"`).FindAllStringSubmatch(string(src), -1) {
+	// Through the helpers, or as plain prometheus.Opts.
+	for _, m := range regexp.MustCompile(`(?:(?:counter|gauge|histogram)\("|Name: "kaudit_)(\w+)"`).FindAllStringSubmatch(string(src), -1) {
 		names["kaudit_"+m[1]] = true
 	}
 	require.NotEmpty(t, names, "no metrics found in topology/metrics.go")
