@@ -144,7 +144,8 @@ const (
 // is not absorbed: a batch that just filled up, or the connection's open
 // batch when r must go to the owner itself, so that the owner sees this
 // instance's requests of a connection in their order (a request's TTL and
-// correlation checks compare it with the ones before).
+// correlation checks compare it with the ones before). The caller reports
+// an r it loops with Looped.
 func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog, bool) {
 	if b == nil || b.Known == nil {
 		return nil, false
