@@ -150,7 +150,11 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	if b == nil || b.Known == nil {
 		return nil, false
 	}
-	if !batchable(r) || !b.repeat(r, key) {
+	if !batchable(r) {
+		return b.take(key), false
+	}
+	k := sentKeyOf(key) // hashed once for the look and the record
+	if !b.repeat(r, key, k) {
 		return b.take(key), false
 	}
 	b.mu.Lock()
@@ -167,7 +171,7 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 		b.pending[key] = bt
 		b.opened = append(b.opened, openedBatch{key, bt})
 	}
-	b.remember(key, r)
+	b.remember(k, r)
 	bt.add(r)
 	if bt.count < BatchMax {
 		return nil, true
@@ -189,7 +193,7 @@ func (b *Batcher) Looped(r *schemas.RequestLog, key string) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.remember(key, r)
+	b.remember(sentKeyOf(key), r)
 }
 
 // batchable reports whether r may be absorbed: a Produce or Fetch that
@@ -198,12 +202,12 @@ func batchable(r *schemas.RequestLog) bool {
 	return len(r.Topics) > 0 && !r.Denied() && (r.APIKey == schemas.APIProduce || r.APIKey == schemas.APIFetch)
 }
 
-// repeat reports whether r, a batchable request, repeats one whose first
-// the owner holds (or will hold once it has read what is on the loop
-// before r's batch).
-func (b *Batcher) repeat(r *schemas.RequestLog, key string) bool {
+// repeat reports whether r, a batchable request on the connection with key
+// and sent key k, repeats one whose first the owner holds (or will hold
+// once it has read what is on the loop before r's batch).
+func (b *Batcher) repeat(r *schemas.RequestLog, key string, k sentKey) bool {
 	b.mu.Lock()
-	sent := b.recalls(key, r)
+	sent := b.recalls(k, r)
 	b.mu.Unlock()
 	if sent {
 		return true
@@ -212,7 +216,13 @@ func (b *Batcher) repeat(r *schemas.RequestLog, key string) bool {
 	if st == nil || replaysFirst(st, r) || b.Rules.newIncarnation(st, r) || r.Time.Before(st.Epoch) {
 		return false
 	}
-	return (r.APIKey == schemas.APIProduce && st.FirstProduce != nil) || (r.APIKey == schemas.APIFetch && st.FirstFetch != nil)
+	return ofKind(r, st.FirstProduce != nil, st.FirstFetch != nil)
+}
+
+// ofKind reports whether r is a Produce and produce holds, or a Fetch and
+// fetch does: whether a first of r's kind is known.
+func ofKind(r *schemas.RequestLog, produce, fetch bool) bool {
+	return (r.APIKey == schemas.APIProduce && produce) || (r.APIKey == schemas.APIFetch && fetch)
 }
 
 // take removes and returns the connection's open batch, nil if none.
@@ -245,21 +255,19 @@ func (b *Batcher) lookup(k sentKey) (set []sentEntry, w int, ok bool) {
 
 // recalls reports whether sent holds a request of r's kind on r's
 // connection that r repeats, rather than a new connection reusing the id.
-func (b *Batcher) recalls(key string, r *schemas.RequestLog) bool {
-	set, w, ok := b.lookup(sentKeyOf(key))
+func (b *Batcher) recalls(k sentKey, r *schemas.RequestLog) bool {
+	set, w, ok := b.lookup(k)
 	if !ok {
 		return false
 	}
 	e := set[w].sentFirst
-	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) &&
-		((r.APIKey == schemas.APIProduce && e.produce) || (r.APIKey == schemas.APIFetch && e.fetch))
+	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) && ofKind(r, e.produce, e.fetch)
 }
 
 // remember records r, a batchable request that was absorbed or looped, in
 // sent. A request that looks like a new connection reusing the id starts
 // the entry over.
-func (b *Batcher) remember(key string, r *schemas.RequestLog) {
-	k := sentKeyOf(key)
+func (b *Batcher) remember(k sentKey, r *schemas.RequestLog) {
 	set, w, ok := b.lookup(k)
 	e := set[w].sentFirst
 	if !ok || b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {

@@ -436,9 +436,9 @@ func TestBatcherRemembers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
 			for _, r := range tt.before {
-				b.remember("k", r)
+				b.remember(sentKeyOf("k"), r)
 			}
-			require.Equal(t, tt.repeat, b.recalls("k", tt.r))
+			require.Equal(t, tt.repeat, b.recalls(sentKeyOf("k"), tt.r))
 		})
 	}
 }
@@ -450,12 +450,12 @@ func TestBatcherSentEvictsOldest(t *testing.T) {
 	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: sentWays, // one set
 		Known: func(key string) *schemas.ConnState { asked[key]++; return nil }}
 	for i := range sentWays + 1 { // the last one evicts c0, the oldest
-		b.remember(fmt.Sprint("c", i), produce(10+i, 1, 5, "orders"))
+		b.remember(sentKeyOf(fmt.Sprint("c", i)), produce(10+i, 1, 5, "orders"))
 	}
 	for i := 1; i <= sentWays; i++ {
-		require.True(t, b.repeat(produce(20, 2, 5, "orders"), fmt.Sprint("c", i)), "c%d is remembered", i)
+		require.True(t, b.repeat(produce(20, 2, 5, "orders"), fmt.Sprint("c", i), sentKeyOf(fmt.Sprint("c", i))), "c%d is remembered", i)
 	}
 	require.Empty(t, asked)
-	require.False(t, b.repeat(produce(20, 2, 5, "orders"), "c0"), "c0 was evicted: a new connection for all the view knows")
+	require.False(t, b.repeat(produce(20, 2, 5, "orders"), "c0", sentKeyOf("c0")), "c0 was evicted: a new connection for all the view knows")
 	require.Equal(t, map[string]int{"c0": 1}, asked)
 }
