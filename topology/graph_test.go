@@ -127,6 +127,14 @@ func startDedup(t *testing.T, audited func(schemas.API) bool) (*tester.Tester, *
 	return run(t, nil, g), obs
 }
 
+// requireCounts checks a connection's request counters: requests, and the
+// suppressed Produce, Fetch and bytes.
+func requireCounts(t *testing.T, st *schemas.ConnState, requests, produce, fetch, bytes int64) {
+	t.Helper()
+	require.Equal(t, [4]int64{requests, produce, fetch, bytes},
+		[4]int64{st.Requests, st.SuppressedProduce, st.SuppressedFetch, st.SuppressedBytes}, "requests, suppressed produce, fetch, bytes")
+}
+
 // rawLine feeds one raw request-log line, keyed as a shipper would.
 func rawLine(gkt *tester.Tester, key, line string, opts ...tester.EmitOption) {
 	gkt.Consume(string(streams.Raw), key, []byte(line), opts...)
@@ -222,10 +230,7 @@ func TestDedupGraphKeepsFirstProduceAndFetchPerConnection(t *testing.T) {
 
 	a, ok := gkt.TableValue(topology.DedupTable, aliceKey).(*schemas.ConnState)
 	require.True(t, ok)
-	require.Equal(t, int64(7), a.Requests)
-	require.Equal(t, int64(2), a.SuppressedProduce)
-	require.Equal(t, int64(1), a.SuppressedFetch)
-	require.Equal(t, int64(200+300+1000), a.SuppressedBytes)
+	requireCounts(t, a, 7, 2, 1, 200+300+1000)
 	require.Equal(t, &schemas.FirstRequest{Time: sec(0), CorrelationID: 1, Topics: []string{"orders"}, SourceOffset: 0}, a.FirstProduce)
 	require.Equal(t, &schemas.FirstRequest{Time: sec(4), CorrelationID: 4, Topics: []string{"orders"}, SourceOffset: 4}, a.FirstFetch)
 	require.Equal(t, sec(0), a.FirstSeen)
@@ -238,9 +243,7 @@ func TestDedupGraphKeepsFirstProduceAndFetchPerConnection(t *testing.T) {
 
 	b, ok := gkt.TableValue(topology.DedupTable, bobKey).(*schemas.ConnState)
 	require.True(t, ok)
-	require.Equal(t, int64(2), b.Requests)
-	require.Equal(t, int64(1), b.SuppressedProduce)
-	require.Equal(t, int64(70), b.SuppressedBytes)
+	requireCounts(t, b, 2, 1, 0, 70)
 	require.Nil(t, b.FirstFetch)
 
 	require.Equal(t, map[string]int{
@@ -283,10 +286,7 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 	}
 	a, ok := gkt.TableValue(topology.DedupTable, aliceKey).(*schemas.ConnState)
 	require.True(t, ok)
-	require.Equal(t, int64(5), a.Requests)
-	require.Equal(t, int64(2), a.SuppressedProduce)
-	require.Equal(t, int64(1), a.SuppressedFetch)
-	require.Equal(t, int64(200+300+1000), a.SuppressedBytes)
+	requireCounts(t, a, 5, 2, 1, 200+300+1000)
 	require.Equal(t, sec(4), a.LastSeen)
 
 	// A batch of a connection the table does not hold (its first request's
