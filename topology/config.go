@@ -360,6 +360,13 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// Losing an audit record to a leader change is worse than the latency.
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionLZ4
+	// Fewer, larger produce requests: with one request in flight (below),
+	// goka's 64 KB flush size made each hop a stream of small requests,
+	// and their fixed cost halved the broker's work per line when raised
+	// (BENCHMARKS.md, seventh session). The shorter timer keeps what a
+	// quiet hop waits for a batch below goka's 100 ms.
+	sc.Producer.Flush.Bytes = 256 << 10
+	sc.Producer.Flush.Frequency = 20 * time.Millisecond
 	// Ride out a broker restart instead of failing emits: a failed emit
 	// fails the processor, and the rebuilt one reads the message again
 	// (commits.go keeps the commit behind it). Retries go on for minutes...
