@@ -19,6 +19,7 @@ const (
 	auditTopic    = "confluent-audit-log-events"
 	copyTopic     = "bench-baseline-copy"
 	baselineGroup = "bench-baseline"
+	gokaTopic     = "bench-goka-copy"
 	partitions    = 8
 )
 
@@ -215,6 +216,13 @@ func (r *run) phases(ctx context.Context) error {
 		r.res.note("baseline: %v", err)
 		r.log.Warn("baseline failed", "err", err)
 	}
+	if err := r.goka(ctx, addr); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.res.note("goka yardsticks: %v", err)
+		r.log.Warn("goka yardstick failed", "err", err)
+	}
 	p, err := r.throughput(ctx, addr)
 	if err != nil {
 		return err
@@ -241,7 +249,7 @@ func (r *run) phases(ctx context.Context) error {
 
 // preload creates the topics and writes the workload to the raw topic.
 func (r *run) preload(ctx context.Context, addr string, gen *Generator) error {
-	cl, err := rawProducer(ctx, addr, r.o.CleanerBackoff, rawTopic, copyTopic)
+	cl, err := rawProducer(ctx, addr, r.o.CleanerBackoff, rawTopic, copyTopic, gokaTopic)
 	if err != nil {
 		return err
 	}
@@ -280,6 +288,39 @@ func (r *run) baseline(ctx context.Context, addr string) error {
 	r.log.Info("baseline done", "lines", b.Lines, "took", b.Elapsed.Round(time.Millisecond),
 		"lines_per_s", int64(r.res.BaselineLinesPerS), "first_line_after", b.FirstAt.Round(time.Millisecond))
 	return err
+}
+
+// goka runs the goka yardsticks: the trivial processor, then the
+// read-only one.
+func (r *run) goka(ctx context.Context, addr string) error {
+	var errs []error
+	for _, y := range []struct {
+		what string
+		y    gokaYardstick
+		res  *Yardstick
+	}{
+		{"trivial goka processor", gokaYardstick{group: "bench-goka-trivial", out: gokaTopic}, &r.res.GokaTrivial},
+		{"goka, read only", gokaYardstick{group: "bench-goka-read"}, &r.res.GokaRead},
+	} {
+		r.log.Info("goka yardstick", "processor", y.what)
+		runtime.GC()
+		w := watchCPU(os.Getpid(), r.broker.pid())
+		g, err := runGoka(ctx, []string{addr}, rawTopic, y.y, r.o.Lines, r.allot(0.15, r.o.PhaseTimeout))
+		each, others, secs := w.cores()
+		y.res.Cores = Cores{Harness: each[0], Broker: each[1], Others: others}
+		r.shared(y.what, others)
+		if g.Elapsed > 0 && g.Lines > 0 {
+			y.res.Seconds = g.Elapsed.Seconds()
+			y.res.LinesPerS = float64(g.Lines) / g.Elapsed.Seconds()
+			y.res.CPUSPerMillion = g.CPUSeconds / float64(g.Lines) * 1e6
+			y.res.BrokerCPUPerMil = each[1] * secs / float64(g.Lines) * 1e6
+		}
+		r.log.Info("goka yardstick done", "processor", y.what, "lines", g.Lines, "took", g.Elapsed.Round(time.Millisecond), "lines_per_s", int64(y.res.LinesPerS))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", y.what, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // throughput starts kaudit on the preloaded topic and waits until it has
@@ -325,6 +366,9 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	}
 	if r.res.BaselineLinesPerS > 0 {
 		r.res.Ratio = r.res.KauditLinesPerS / r.res.BaselineLinesPerS
+	}
+	if r.res.GokaTrivial.LinesPerS > 0 {
+		r.res.GokaRatio = r.res.KauditLinesPerS / r.res.GokaTrivial.LinesPerS
 	}
 	if uerr == nil && n > 0 {
 		r.res.CPUSPerMillion = u.CPUSeconds / float64(n) * 1e6

@@ -36,6 +36,12 @@ type Results struct {
 	// BaselineCores is the CPU used during the copy (Harness is the copy).
 	BaselineCores Cores `json:"baseline_cores"`
 
+	// The goka yardsticks, in the harness process (runGoka): the issue's
+	// trivial goka processor (a table write and an emit per line), and a
+	// goka processor that only reads each line.
+	GokaTrivial Yardstick `json:"goka_trivial"`
+	GokaRead    Yardstick `json:"goka_read"`
+
 	// kaudit end to end over the preloaded workload, from process start
 	// (KauditLinesPerS, the headline) and from its first line
 	// (KauditSteadyLinesPerS: without start-up, topic checks and the
@@ -45,6 +51,8 @@ type Results struct {
 	KauditSeconds         float64 `json:"kaudit_seconds"`
 	KauditStartupSeconds  float64 `json:"kaudit_startup_seconds"`
 	Ratio                 float64 `json:"ratio"`
+	// GokaRatio is kaudit / the trivial goka processor.
+	GokaRatio float64 `json:"goka_trivial_ratio"`
 	// CPUSPerMillion is kaudit's user+system CPU time per million lines
 	// over the throughput run; PeakRSSBytes its VmHWM then.
 	CPUSPerMillion float64 `json:"cpu_s_per_million"`
@@ -115,6 +123,15 @@ type Results struct {
 	BytesPerConnectionRecovered float64 `json:"bytes_per_connection_recovered"`
 
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Yardstick is what a goka yardstick measured.
+type Yardstick struct {
+	LinesPerS       float64 `json:"lines_per_s"`
+	Seconds         float64 `json:"seconds"`
+	CPUSPerMillion  float64 `json:"cpu_s_per_million"`
+	BrokerCPUPerMil float64 `json:"broker_cpu_s_per_million"`
+	Cores           Cores   `json:"cores"` // Harness is the processor
 }
 
 // Cores is CPU use in cores (CPU seconds per second) per process.
@@ -188,9 +205,12 @@ func (r *Results) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "figure\tmeasured\ttarget\t")
 	fmt.Fprintln(tw, "------\t--------\t------\t")
 	row("baseline: sarama copy, lines/s", count(int64(r.BaselineLinesPerS)), "", false, false)
+	row("trivial goka processor (table write + emit), lines/s", count(int64(r.GokaTrivial.LinesPerS)), "", false, false)
+	row("goka processor that only reads, lines/s", count(int64(r.GokaRead.LinesPerS)), "", false, false)
 	row("kaudit end to end, lines/s (from start)", count(int64(r.KauditLinesPerS)), "", false, false)
 	row("kaudit, lines/s after its first line", fmt.Sprintf("%s (start-up %.1f s)", count(int64(r.KauditSteadyLinesPerS)), r.KauditStartupSeconds), "", false, false)
 	row("ratio kaudit/baseline", fmt.Sprintf("%.2f", r.Ratio), fmt.Sprintf(">= %.1f", targetRatio), r.Ratio >= targetRatio, r.BaselineLinesPerS > 0 && r.KauditLinesPerS > 0)
+	row("  ratio kaudit/trivial goka processor", fmt.Sprintf("%.2f", r.GokaRatio), "", false, false)
 	row(fmt.Sprintf("latency p50 / p99 at %s lines/s", count(int64(r.LatencyOfferedLinesPerS))),
 		fmt.Sprintf("%.1f / %.1f ms (%s records)", r.P50Ms, r.P99Ms, count(int64(r.LatencySamples))),
 		fmt.Sprintf("p99 < %d ms", targetP99Ms), r.P99Ms < targetP99Ms, r.LatencySamples > 0)
@@ -200,6 +220,12 @@ func (r *Results) WriteTable(w io.Writer) error {
 	row("CPU per million lines: kaudit (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.CPUSPerMillion, r.BrokerCPUSPerMillion), "", false, false)
 	row(fmt.Sprintf("  kaudit with its batches applied (%.1f s later)", r.SettleSeconds), fmt.Sprintf("%.1f s", r.CPUSPerMillionSettled), "", false, false)
 	row("  baseline copy (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.BaselineCPUSPerMillion, r.BaselineBrokerCPUSPerMillion), "", false, false)
+	for _, y := range []struct {
+		what string
+		y    Yardstick
+	}{{"trivial goka processor", r.GokaTrivial}, {"goka, read only", r.GokaRead}} {
+		row(fmt.Sprintf("  %s (broker)", y.what), fmt.Sprintf("%.1f s (%.1f s)", y.y.CPUSPerMillion, y.y.BrokerCPUPerMil), "", false, false)
+	}
 	kc, bc := r.KauditCores, r.BaselineCores
 	row("  cores in kaudit's run: kaudit / broker / others", fmt.Sprintf("%.2f / %.2f / %.2f", kc.Kaudit, kc.Broker, kc.Others), "", false, false)
 	row("  cores in the copy: copy / broker / others", fmt.Sprintf("%.2f / %.2f / %.2f", bc.Harness, bc.Broker, bc.Others), "", false, false)
