@@ -12,18 +12,24 @@ import (
 	"github.com/IBM/sarama"
 )
 
+// yardstickConfig makes the promises every yardstick shares with kaudit's
+// clients (acks=all, LZ4) and has it read from the start of the topic.
+func yardstickConfig(c *sarama.Config, clientID string) *sarama.Config {
+	c.Version = sarama.V3_6_0_0
+	c.ClientID = clientID
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Compression = sarama.CompressionLZ4
+	return c
+}
+
 // baselineConfig is the sarama config of the baseline copy. It is fixed
 // here, not taken from topology.Config.SaramaConfig, so that tuning
 // kaudit's clients moves kaudit's figure and not the yardstick. It asks
 // for what kaudit's producers promise (acks=all, LZ4) and batches well.
 func baselineConfig() *sarama.Config {
-	c := sarama.NewConfig()
-	c.Version = sarama.V3_6_0_0
-	c.ClientID = "kaudit-bench-baseline"
-	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c := yardstickConfig(sarama.NewConfig(), "kaudit-bench-baseline")
 	c.Consumer.Fetch.Default = 1 << 20
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Compression = sarama.CompressionLZ4
 	c.Producer.Partitioner = sarama.NewManualPartitioner
 	c.Producer.Flush.Bytes = 512 << 10
 	c.Producer.Flush.Frequency = 5 * time.Millisecond

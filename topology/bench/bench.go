@@ -313,7 +313,7 @@ func (r *run) goka(ctx context.Context, addr string) error {
 			y.res.Seconds = g.Elapsed.Seconds()
 			y.res.LinesPerS = float64(g.Lines) / g.Elapsed.Seconds()
 			y.res.CPUSPerMillion = g.CPUSeconds / float64(g.Lines) * 1e6
-			y.res.BrokerCPUPerMil = each[1] * secs / float64(g.Lines) * 1e6
+			y.res.BrokerCPUSPerMillion = each[1] * secs / float64(g.Lines) * 1e6
 		}
 		r.log.Info("goka yardstick done", "processor", y.what, "lines", g.Lines, "took", g.Elapsed.Round(time.Millisecond), "lines_per_s", int64(y.res.LinesPerS))
 		if err != nil {

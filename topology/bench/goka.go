@@ -16,20 +16,6 @@ import (
 	"github.com/lovoo/goka/storage"
 )
 
-// gokaConfig is the goka yardsticks' sarama config: goka's defaults, with
-// what the copy and kaudit promise (acks=all, LZ4) and the start of the
-// topic. Like baselineConfig it is fixed here, so tuning kaudit does not
-// move it.
-func gokaConfig() *sarama.Config {
-	c := goka.DefaultConfig()
-	c.Version = sarama.V3_6_0_0
-	c.ClientID = "kaudit-bench-goka"
-	c.Consumer.Offsets.Initial = sarama.OffsetOldest
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Compression = sarama.CompressionLZ4
-	return c
-}
-
 // gokaYardstick is one of the goka processors run for comparison.
 type gokaYardstick struct {
 	group goka.Group
@@ -90,8 +76,10 @@ func runGoka(ctx context.Context, brokers []string, src string, y gokaYardstick,
 			return sum
 		}
 	}
+	// goka's defaults, with the promises of the copy (yardstickConfig);
+	// fixed here like the copy's, so tuning kaudit does not move it.
 	// goka's builders write into the config they get: one copy each.
-	cfg := func() *sarama.Config { c := *gokaConfig(); return &c }
+	cfg := func() *sarama.Config { return yardstickConfig(goka.DefaultConfig(), "kaudit-bench-goka") }
 	tm := goka.NewTopicManagerConfig()
 	tm.Table.Replication, tm.Stream.Replication = 1, 1
 	start := time.Now()

@@ -127,11 +127,11 @@ type Results struct {
 
 // Yardstick is what a goka yardstick measured.
 type Yardstick struct {
-	LinesPerS       float64 `json:"lines_per_s"`
-	Seconds         float64 `json:"seconds"`
-	CPUSPerMillion  float64 `json:"cpu_s_per_million"`
-	BrokerCPUPerMil float64 `json:"broker_cpu_s_per_million"`
-	Cores           Cores   `json:"cores"` // Harness is the processor
+	LinesPerS            float64 `json:"lines_per_s"`
+	Seconds              float64 `json:"seconds"`
+	CPUSPerMillion       float64 `json:"cpu_s_per_million"`
+	BrokerCPUSPerMillion float64 `json:"broker_cpu_s_per_million"`
+	Cores                Cores   `json:"cores"` // Harness is the processor
 }
 
 // Cores is CPU use in cores (CPU seconds per second) per process.
@@ -224,7 +224,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 		what string
 		y    Yardstick
 	}{{"trivial goka processor", r.GokaTrivial}, {"goka, read only", r.GokaRead}} {
-		row(fmt.Sprintf("  %s (broker)", y.what), fmt.Sprintf("%.1f s (%.1f s)", y.y.CPUSPerMillion, y.y.BrokerCPUPerMil), "", false, false)
+		row(fmt.Sprintf("  %s (broker)", y.what), fmt.Sprintf("%.1f s (%.1f s)", y.y.CPUSPerMillion, y.y.BrokerCPUSPerMillion), "", false, false)
 	}
 	kc, bc := r.KauditCores, r.BaselineCores
 	row("  cores in kaudit's run: kaudit / broker / others", fmt.Sprintf("%.2f / %.2f / %.2f", kc.Kaudit, kc.Broker, kc.Others), "", false, false)
