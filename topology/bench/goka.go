@@ -68,11 +68,7 @@ func runGoka(ctx context.Context, brokers []string, src string, y gokaYardstick,
 		}
 		defer cl.Close()
 		progress = func() int64 {
-			offs, _ := endOffsets(ctx, cl, string(y.out)) //nolint:errcheck // retried on the next poll
-			var sum int64
-			for _, o := range offs {
-				sum += o
-			}
+			sum, _ := held(ctx, cl, string(y.out)) //nolint:errcheck // retried on the next poll
 			return sum
 		}
 	}

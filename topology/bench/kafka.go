@@ -84,6 +84,17 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]in
 	return out, errors.Join(errs...)
 }
 
+// held is how many messages topic holds: its end offsets, summed (the
+// harness's topics are never trimmed).
+func held(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
+	offs, err := endOffsets(ctx, cl, topic)
+	var sum int64
+	for _, o := range offs {
+		sum += o
+	}
+	return sum, err
+}
+
 // sender produces generated lines and counts acks and errors.
 type sender struct {
 	cl    *kgo.Client
