@@ -84,12 +84,15 @@ type DedupConfig struct {
 	// Kafka's default connections.max.idle.ms (10m); 0 in YAML keeps the
 	// default, "off" is not supported: state must stay bounded.
 	TTL time.Duration `yaml:"ttl"`
-	// BatchAge is how long repeat Produce/Fetch requests of a connection
-	// are counted on the input side before one batch record takes the
-	// counts to the table (default 30s). Longer means fewer table writes;
-	// the table's counters lag by up to this, and a crash loses up to this
-	// much of them. At most a quarter of the TTL, so that batches keep an
-	// active connection from looking idle.
+	// BatchAge bounds how long repeat Produce/Fetch requests of a
+	// connection are counted on the input side before one batch record
+	// takes the counts to the table (default 40s). Each batch is sent at a
+	// random point between half this and this (30s on average by default),
+	// so that batches opened together do not reach the owners together.
+	// Longer means fewer table writes; the table's counters lag by up to
+	// this, and a crash loses up to this much of them. At most a quarter
+	// of the TTL, so that batches keep an active connection from looking
+	// idle.
 	BatchAge time.Duration `yaml:"batch_age"`
 	// MaxBatching bounds the connections whose repeats are being batched
 	// at once (default 250,000, ~0.5 KB each); beyond it a connection's

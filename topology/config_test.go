@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 			Partitions:        8,
 			Replication:       -1,
 		},
-		Dedup: topology.DedupConfig{TTL: 30 * time.Minute, BatchAge: 30 * time.Second, MaxBatching: 250_000},
+		Dedup: topology.DedupConfig{TTL: 30 * time.Minute, BatchAge: 40 * time.Second, MaxBatching: 250_000},
 		Input: topology.InputConfig{MaxLineBytes: 1 << 20},
 	}, c)
 	require.NoError(t, c.Validate())

@@ -411,7 +411,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 			lost("principal access", key, err)
 		}
 	}
-	// Batches fall due as steadily as they were opened; sending them ten
+	// Batches fall due spread out (dedup.Batcher.due); sending them ten
 	// times a second keeps each burst on the loop topic small, so the
 	// table owners do not queue the requests behind it.
 	batches := time.NewTicker(100 * time.Millisecond)

@@ -2,7 +2,9 @@ package dedup
 
 import (
 	"cmp"
+	"container/heap"
 	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -17,7 +19,7 @@ import (
 // of the dedup table already shows the connection's first request of that
 // kind, or this instance has itself looped one (see sent), the input side
 // counts the request here instead and a flusher sends one batch record per
-// connection every BatchMax requests or BatchAge.
+// connection every BatchMax requests or within BatchAge.
 //
 // What can go wrong is bounded: first requests, denials and anything that
 // might be a new connection still go to the table owner, so audit records
@@ -34,9 +36,10 @@ type Batcher struct {
 	// Known returns the view's state of a connection, nil when unknown.
 	Known func(key string) *schemas.ConnState
 	Rules Rules
-	// Age is how long a batch collects before it is sent; 0 means
+	// Age bounds how long a batch collects before it is sent; 0 means
 	// BatchAge. Busy connections fill a batch in far less; the age is for
-	// the many that send a request every few seconds.
+	// the many that send a request every few seconds. Each batch is sent
+	// at a random point between Age/2 and Age after it opened (see due).
 	Age time.Duration
 	// MaxPending bounds the connections with an open batch (memory); 0
 	// means DefaultMaxPending. Beyond it, repeats go to the table one by one.
@@ -47,11 +50,11 @@ type Batcher struct {
 
 	mu      sync.Mutex
 	pending map[string]*batch
-	// opened lists batches in the order they were opened, which is the
-	// order they fall due: Due pops what is due instead of scanning every
-	// open batch under the lock that absorb needs. Entries of batches sent
-	// early (full) are skipped when they come up.
-	opened []openedBatch
+	// opened is a min-heap of the open batches by due time: Due pops what
+	// is due instead of scanning every open batch under the lock that
+	// absorb needs. Entries of batches sent early (full) are skipped when
+	// they come up.
+	opened dueHeap
 	// sent remembers the connections whose Produce or Fetch this instance
 	// looped to the table owner, or absorbed. The owner reads its loop
 	// partition in order, so by the time a later batch of the same
@@ -112,10 +115,25 @@ type openedBatch struct {
 	b   *batch
 }
 
+// dueHeap orders open batches by due time, for container/heap.
+type dueHeap []openedBatch
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].b.due.Before(h[j].b.due) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(openedBatch)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	o := old[len(old)-1]
+	old[len(old)-1] = openedBatch{} // let the batch go
+	*h = old[:len(old)-1]
+	return o
+}
+
 // batch is an open batch: what its record will carry, without the rest
 // of a RequestLog (~200 B instead of ~460 B for each of up to MaxPending).
 type batch struct {
-	since time.Time // wall clock: batching bounds delay, not log time
+	due   time.Time // wall clock: batching bounds delay, not log time
 	count int
 	// identity, latest non-empty value first
 	cluster, connection, principal, clientID, listener, securityProtocol string
@@ -127,8 +145,9 @@ type batch struct {
 
 // Batching bounds.
 const (
-	BatchMax          = 1000
-	BatchAge          = 30 * time.Second
+	BatchMax = 1000
+	// BatchAge is the default Age: batches are sent 20–40 s after they open.
+	BatchAge          = 40 * time.Second
 	DefaultMaxPending = 250_000
 	// DefaultRemember costs 8 MiB (32 B entries). It need outlast only the
 	// view's lag to batch nearly every repeat, but each connection it
@@ -167,9 +186,9 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 		if len(b.pending) >= cmp.Or(b.MaxPending, DefaultMaxPending) {
 			return nil, false
 		}
-		bt = &batch{since: time.Now(), cluster: r.Cluster, connection: r.Connection}
+		bt = &batch{due: b.due(time.Now()), cluster: r.Cluster, connection: r.Connection}
 		b.pending[key] = bt
-		b.opened = append(b.opened, openedBatch{key, bt})
+		heap.Push(&b.opened, openedBatch{key, bt})
 	}
 	b.remember(k, r)
 	bt.add(r)
@@ -334,25 +353,34 @@ func (bt *batch) record() *schemas.RequestLog {
 	}
 }
 
-// Due returns the batches older than the batch age, or all with all=true, and
-// forgets them. The caller sends each to the loop topic under its key.
+// due returns when a batch opened at now is sent: at a random point
+// between half the age and the age. Batches opened in a burst (a
+// restart, the start of a traffic spike: every connection's next repeat
+// opens one) would otherwise all fall due one age later, as a burst of
+// table writes that queues the owners' first requests behind it, and
+// again one age after that, as the connections reopen theirs together.
+// The spread breaks that up. It shortens a batch by a quarter of the age
+// on average, so BatchAge is 40 s: batches collect for 30 s on average,
+// as they did at a fixed 30 s before, and no more batch records are sent.
+func (b *Batcher) due(now time.Time) time.Time {
+	age := cmp.Or(b.Age, BatchAge)
+	return now.Add(age - rand.N(age/2+1))
+}
+
+// Due returns the batches that are due, or all with all=true, and forgets
+// them. The caller sends each to the loop topic under its key.
 func (b *Batcher) Due(all bool) map[string]*schemas.RequestLog {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]*schemas.RequestLog{}
-	age := cmp.Or(b.Age, BatchAge)
-	n := 0
-	for ; n < len(b.opened); n++ {
-		o := b.opened[n]
-		if !all && time.Since(o.b.since) < age {
-			break
-		}
+	now := time.Now()
+	for len(b.opened) > 0 && (all || !b.opened[0].b.due.After(now)) {
+		o := heap.Pop(&b.opened).(openedBatch)
 		if b.pending[o.key] == o.b {
 			out[o.key] = o.b.record()
 			delete(b.pending, o.key)
 		}
 	}
-	b.opened = slices.Delete(b.opened, 0, n) // keeps the array: opening goes on
 	return out
 }
 

@@ -1,8 +1,10 @@
 package dedup
 
 import (
+	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -112,17 +114,18 @@ func TestBatcherAgeAndMaxPending(t *testing.T) {
 	require.True(t, ok, "room again once the batches were sent")
 }
 
-// Due sends the batches that are due, oldest first, and keeps the rest
-// open; a batch sent early and reopened is sent once.
-func TestBatcherDueInOpeningOrder(t *testing.T) {
+// Due sends the batches that are due and keeps the rest open; a batch
+// sent early and reopened is sent once.
+func TestBatcherDueWhenDue(t *testing.T) {
 	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
 	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return known }}
 	for i, key := range []string{"a", "b", "c", "a"} {
 		_, ok := b.absorb(produce(i, int64(2+i), 5, "orders"), key)
 		require.True(t, ok, key)
 	}
-	b.pending["a"].since = time.Now().Add(-2 * BatchAge) // opened first, due
-	b.pending["b"].since = time.Now().Add(-2 * BatchAge)
+	b.pending["a"].due = time.Now().Add(-time.Second)
+	b.pending["b"].due = time.Now().Add(-time.Second)
+	heap.Init(&b.opened)
 	due := b.Due(false)
 	require.Len(t, due, 2)
 	require.EqualValues(t, 2, due["a"].BatchProduce)
@@ -137,6 +140,39 @@ func TestBatcherDueInOpeningOrder(t *testing.T) {
 	require.EqualValues(t, 1, due["c"].BatchProduce)
 	require.Empty(t, b.opened)
 	require.Empty(t, b.Due(true))
+}
+
+// Batches opened together fall due spread over the second half of the
+// age, not all at once one age later.
+func TestBatcherDueSpread(t *testing.T) {
+	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
+	const age = time.Hour
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Age: age, Known: func(string) *schemas.ConnState { return known }}
+	opened := time.Now()
+	for i := range 1000 {
+		_, ok := b.absorb(produce(i, int64(2+i), 5, "orders"), fmt.Sprint(i))
+		require.True(t, ok)
+	}
+	require.Empty(t, b.Due(false), "none is due before half the age")
+	var dues []time.Duration
+	for _, o := range b.opened {
+		dues = append(dues, o.b.due.Sub(opened))
+	}
+	slices.Sort(dues)
+	require.GreaterOrEqual(t, dues[0], age/2)
+	require.LessOrEqual(t, dues[len(dues)-1], age+time.Minute)
+	// Uniform over the half hour: each tenth of it gets ~100 of 1000.
+	for i := range 10 {
+		from, to := age/2+time.Duration(i)*age/20, age/2+time.Duration(i+1)*age/20
+		n := 0
+		for _, d := range dues {
+			if d >= from && d < to {
+				n++
+			}
+		}
+		require.Greater(t, n, 50, "due between %s and %s", from, to)
+	}
+	require.Len(t, b.Due(true), 1000)
 }
 
 // TestBatcherMatchesOwner runs a random request log of a few connections
