@@ -295,29 +295,25 @@ func (r *run) baseline(ctx context.Context, addr string) error {
 func (r *run) goka(ctx context.Context, addr string) error {
 	var errs []error
 	for _, y := range []struct {
-		what string
-		y    gokaYardstick
-		res  *Yardstick
-	}{
-		{"trivial goka processor", gokaYardstick{group: "bench-goka-trivial", out: gokaTopic}, &r.res.GokaTrivial},
-		{"goka, read only", gokaYardstick{group: "bench-goka-read"}, &r.res.GokaRead},
-	} {
-		r.log.Info("goka yardstick", "processor", y.what)
+		y   gokaYardstick
+		res *Yardstick
+	}{{gokaTrivial, &r.res.GokaTrivial}, {gokaRead, &r.res.GokaRead}} {
+		r.log.Info("goka yardstick", "processor", y.y.what)
 		runtime.GC()
 		w := watchCPU(os.Getpid(), r.broker.pid())
 		g, err := runGoka(ctx, []string{addr}, rawTopic, y.y, r.o.Lines, r.allot(0.15, r.o.PhaseTimeout))
 		each, others, secs := w.cores()
 		y.res.Cores = Cores{Harness: each[0], Broker: each[1], Others: others}
-		r.shared(y.what, others)
+		r.shared(y.y.what, others)
 		if g.Elapsed > 0 && g.Lines > 0 {
 			y.res.Seconds = g.Elapsed.Seconds()
 			y.res.LinesPerS = float64(g.Lines) / g.Elapsed.Seconds()
 			y.res.CPUSPerMillion = g.CPUSeconds / float64(g.Lines) * 1e6
 			y.res.BrokerCPUSPerMillion = each[1] * secs / float64(g.Lines) * 1e6
 		}
-		r.log.Info("goka yardstick done", "processor", y.what, "lines", g.Lines, "took", g.Elapsed.Round(time.Millisecond), "lines_per_s", int64(y.res.LinesPerS))
+		r.log.Info("goka yardstick done", "processor", y.y.what, "lines", g.Lines, "took", g.Elapsed.Round(time.Millisecond), "lines_per_s", int64(y.res.LinesPerS))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", y.what, err))
+			errs = append(errs, fmt.Errorf("%s: %w", y.y.what, err))
 		}
 	}
 	return errors.Join(errs...)

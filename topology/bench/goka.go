@@ -18,11 +18,18 @@ import (
 
 // gokaYardstick is one of the goka processors run for comparison.
 type gokaYardstick struct {
+	what  string // its name in logs, notes and the report
 	group goka.Group
 	// out is the stream the trivial processor emits every line to; empty
 	// for the read-only one.
 	out goka.Stream
 }
+
+// The two goka yardsticks the bench runs.
+var (
+	gokaTrivial = gokaYardstick{what: "trivial goka processor", group: "bench-goka-trivial", out: gokaTopic}
+	gokaRead    = gokaYardstick{what: "goka, read only", group: "bench-goka-read"}
+)
 
 // GokaResult is what a goka yardstick measured.
 type GokaResult struct {

@@ -223,7 +223,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 	for _, y := range []struct {
 		what string
 		y    Yardstick
-	}{{"trivial goka processor", r.GokaTrivial}, {"goka, read only", r.GokaRead}} {
+	}{{gokaTrivial.what, r.GokaTrivial}, {gokaRead.what, r.GokaRead}} {
 		row(fmt.Sprintf("  %s (broker)", y.what), fmt.Sprintf("%.1f s (%.1f s)", y.y.CPUSPerMillion, y.y.BrokerCPUSPerMillion), "", false, false)
 	}
 	kc, bc := r.KauditCores, r.BaselineCores

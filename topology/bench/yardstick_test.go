@@ -39,7 +39,7 @@ func TestYardsticksProcessEveryLine(t *testing.T) {
 	require.Positive(t, b.Elapsed)
 	require.EqualValues(t, lines, holds(copyTopic))
 
-	for _, y := range []gokaYardstick{{group: "bench-goka-trivial", out: gokaTopic}, {group: "bench-goka-read"}} {
+	for _, y := range []gokaYardstick{gokaTrivial, gokaRead} {
 		g, err := runGoka(ctx, br.Addrs(), rawTopic, y, lines, time.Minute)
 		require.NoError(t, err, y.group)
 		require.EqualValues(t, lines, g.Lines, y.group)
@@ -62,7 +62,7 @@ func TestGokaYardstickGivesUp(t *testing.T) {
 	_, err = preload(ctx, newSender(cl, NewGenerator(Workload{Connections: 50})), 1000)
 	require.NoError(t, err)
 
-	g, err := runGoka(ctx, br.Addrs(), rawTopic, gokaYardstick{group: "bench-goka-read"}, 1001, 10*time.Second)
+	g, err := runGoka(ctx, br.Addrs(), rawTopic, gokaRead, 1001, 10*time.Second)
 	require.ErrorContains(t, err, "done with 1000 of 1001 lines")
 	require.EqualValues(t, 1000, g.Lines)
 }
