@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -28,12 +27,11 @@ const (
 	flushInterval = 50 * time.Millisecond
 )
 
-// rebuildOptions are a store's options until goka marks it recovered.
-// They keep each store small: kaudit opens one store per partition of
-// every table and view (74 with the default topics), and goleveldb's
+// ldbOptions keep each store small. kaudit opens one store per partition
+// of every table and view (74 with the default topics), and goleveldb's
 // defaults (4 MiB write buffer, 8 MiB block cache each) made that fixed
 // cost most of an instance's RSS.
-var rebuildOptions = opt.Options{
+var ldbOptions = opt.Options{
 	WriteBuffer:        1 * opt.MiB,
 	BlockCacheCapacity: 1 * opt.MiB,
 	// Keys (connections) are random, so every level-0 table overlaps all
@@ -47,13 +45,6 @@ var rebuildOptions = opt.Options{
 	CompactionL0Trigger:    64,
 	WriteL0SlowdownTrigger: 96,
 	WriteL0PauseTrigger:    128,
-	// Seek compaction merges a table into the next level after ~100
-	// lookups that had to look past it. With random keys nearly every
-	// lookup does, so a store that began serving lookups rewrote its
-	// whole level 1 every few hundred of them: the burst that held up
-	// the first seconds of the bench's latency phase (BENCHMARKS.md).
-	// Level-0 size alone decides instead (servingOptions).
-	DisableSeeksCompaction: true,
 	// A batch larger than the write buffer would otherwise become a
 	// level-0 table of its own, skipping the memtable.
 	DisableLargeBatchTransaction: true,
@@ -63,18 +54,6 @@ var rebuildOptions = opt.Options{
 	// of each of the many level-0 tables.
 	Filter: filter.NewBloomFilter(10),
 }
-
-// servingOptions apply once a store is recovered and serves lookups: a
-// lookup checks every level-0 table (random keys: each may hold it), so
-// level 0 is kept short. Without seek compaction, 64 tables made kaudit
-// cost 17-25% more. Slowdown and pause stay high: a store leaves the
-// rebuild with up to 64 level-0 tables, which compaction brings down in
-// the background while the processor runs.
-var servingOptions = func() opt.Options {
-	o := rebuildOptions
-	o.CompactionL0Trigger = 8
-	return o
-}()
 
 // batchedBuilder opens LevelDB stores whose writes are batched.
 //
@@ -89,34 +68,18 @@ var servingOptions = func() opt.Options {
 func batchedBuilder(path string) storage.Builder {
 	return func(topic string, partition int32) (storage.Storage, error) {
 		fp := filepath.Join(path, fmt.Sprintf("%s.%d", topic, partition))
-		db, err := openLevelDB(fp, rebuildOptions)
+		o := ldbOptions
+		db, err := leveldb.OpenFile(fp, &o)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("opening leveldb %s: %w", fp, err)
 		}
-		return newBatchedStorage(fp, db), nil
+		return newBatchedStorage(db), nil
 	}
 }
-
-func openLevelDB(path string, o opt.Options) (*leveldb.DB, error) {
-	db, err := leveldb.OpenFile(path, &o)
-	if err != nil {
-		return nil, fmt.Errorf("opening leveldb %s: %w", path, err)
-	}
-	return db, nil
-}
-
-// errReopen is what a store answers once reopening it failed.
-var errReopen = errors.New("leveldb store closed: reopening it after recovery failed")
 
 type batchedStorage struct {
-	path   string
+	db     *leveldb.DB
 	offset atomic.Int64
-
-	// dbMu guards db against the reopen at MarkRecovered; reads take it
-	// shared, and writes run under mu, which the reopen holds too.
-	dbMu      sync.RWMutex
-	db        *leveldb.DB
-	recovered bool // reopened with servingOptions
 
 	mu      sync.Mutex
 	pending map[string][]byte // unwritten values; nil marks a delete
@@ -129,8 +92,8 @@ type batchedStorage struct {
 
 // newBatchedStorage starts the flush timer here rather than in Open, so
 // that Close never waits for a goroutine that was not started.
-func newBatchedStorage(path string, db *leveldb.DB) *batchedStorage {
-	s := &batchedStorage{path: path, db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newBatchedStorage(db *leveldb.DB) *batchedStorage {
+	s := &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(flushInterval)
@@ -159,9 +122,6 @@ func (s *batchedStorage) Close() error {
 	s.mu.Lock()
 	err := s.flushLocked()
 	s.mu.Unlock()
-	if s.db == nil {
-		return err // a failed reopen closed it
-	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -180,13 +140,7 @@ func (s *batchedStorage) Get(key string) ([]byte, error) {
 	if ok {
 		return v, nil
 	}
-	s.dbMu.RLock()
-	if s.db == nil {
-		s.dbMu.RUnlock()
-		return nil, errReopen
-	}
 	v, err := s.db.Get([]byte(key), nil)
-	s.dbMu.RUnlock()
 	if err == leveldb.ErrNotFound {
 		return nil, nil
 	}
@@ -243,34 +197,15 @@ func (s *batchedStorage) SetOffset(offset int64) error {
 	return err
 }
 
-// MarkRecovered writes what is pending and reopens the store with
-// servingOptions; goka calls it before the partition serves lookups.
 func (s *batchedStorage) MarkRecovered() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.flushLocked(); err != nil || s.recovered {
-		return err
-	}
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("closing leveldb %s to reopen it: %w", s.path, err)
-	}
-	db, err := openLevelDB(s.path, servingOptions)
-	if err != nil {
-		s.db = nil
-		return errors.Join(errReopen, err)
-	}
-	s.db, s.recovered = db, true
-	return nil
+	return s.flushLocked()
 }
 
 // flushLocked writes the pending updates and the offset in one atomic
 // batch; a key updated several times since the last one is written once.
 func (s *batchedStorage) flushLocked() error {
-	if s.db == nil {
-		return errReopen
-	}
 	var b leveldb.Batch
 	for k, v := range s.pending {
 		if v == nil {
@@ -300,9 +235,7 @@ func (s *batchedStorage) Iterator() (storage.Iterator, error) {
 }
 
 // IteratorWithRange writes what is pending first, so the iterator sees
-// every update made before it. The iterator holds dbMu shared until it is
-// released: goleveldb must not be closed under an open iterator, so a
-// reopen waits for it.
+// every update made before it.
 func (s *batchedStorage) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
 	s.mu.Lock()
 	err := s.flushLocked()
@@ -314,19 +247,11 @@ func (s *batchedStorage) IteratorWithRange(start, limit []byte) (storage.Iterato
 	if len(limit) > 0 {
 		r = &util.Range{Start: start, Limit: limit}
 	}
-	s.dbMu.RLock()
-	if s.db == nil {
-		s.dbMu.RUnlock()
-		return nil, errReopen
-	}
-	return &ldbIterator{Iterator: s.db.NewIterator(r, &opt.ReadOptions{DontFillCache: true}), unlock: s.dbMu.RUnlock}, nil
+	return &ldbIterator{s.db.NewIterator(r, &opt.ReadOptions{DontFillCache: true})}, nil
 }
 
 // ldbIterator skips the offset key, as goka's does.
-type ldbIterator struct {
-	ldbiter.Iterator
-	unlock func() // once, at Release
-}
+type ldbIterator struct{ ldbiter.Iterator }
 
 func (i *ldbIterator) Next() bool {
 	ok := i.Iterator.Next()
@@ -339,11 +264,3 @@ func (i *ldbIterator) Next() bool {
 func (i *ldbIterator) Err() error { return i.Error() }
 
 func (i *ldbIterator) Value() ([]byte, error) { return i.Iterator.Value(), nil }
-
-func (i *ldbIterator) Release() {
-	i.Iterator.Release()
-	if i.unlock != nil {
-		i.unlock()
-		i.unlock = nil
-	}
-}

@@ -1,10 +1,7 @@
 package topology
 
 import (
-	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/lovoo/goka/storage"
 	"github.com/stretchr/testify/require"
@@ -100,71 +97,4 @@ func TestBatchedStorageDefaultsAndFullBatch(t *testing.T) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	require.Empty(t, bs.pending, "a full batch is written at once")
-}
-
-// MarkRecovered reopens the store with the serving options, once, while
-// lookups go on: none may fail or miss what was written before.
-func TestBatchedStorageReopensWhenRecovered(t *testing.T) {
-	st := openBatched(t, t.TempDir())
-	defer func() { require.NoError(t, st.Close()) }()
-	bs := st.(*batchedStorage)
-	require.NoError(t, st.Set("a", []byte("v1")))
-	require.NoError(t, st.SetOffset(7))
-
-	stop, failed := make(chan struct{}), make(chan error, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if v, err := st.Get("a"); err != nil || string(v) != "v1" {
-				failed <- fmt.Errorf("get during reopen: %q, %v", v, err)
-				return
-			}
-		}
-	})
-	require.NoError(t, st.MarkRecovered())
-	db := bs.db
-	require.NoError(t, st.MarkRecovered())
-	close(stop)
-	wg.Wait()
-	select {
-	case err := <-failed:
-		t.Fatal(err)
-	default:
-	}
-	require.True(t, bs.recovered)
-	require.Same(t, db, bs.db, "reopened once")
-	off, err := st.GetOffset(-2)
-	require.NoError(t, err)
-	require.EqualValues(t, 7, off)
-	require.NoError(t, st.Set("b", []byte("v2")))
-	require.Equal(t, map[string]string{"a": "v1", "b": "v2"}, contents(t, st))
-}
-
-// goleveldb must not be closed under an open iterator: the reopen waits
-// until the iterator is released.
-func TestBatchedStorageReopenWaitsForIterators(t *testing.T) {
-	st := openBatched(t, t.TempDir())
-	defer func() { require.NoError(t, st.Close()) }()
-	require.NoError(t, st.Set("a", []byte("v1")))
-	it, err := st.Iterator()
-	require.NoError(t, err)
-
-	reopened := make(chan error, 1)
-	go func() { reopened <- st.MarkRecovered() }()
-	require.True(t, it.Next())
-	require.Equal(t, "a", string(it.Key()))
-	select {
-	case err := <-reopened:
-		t.Fatalf("reopened under an open iterator (%v)", err)
-	case <-time.After(100 * time.Millisecond):
-	}
-	it.Release()
-	it.Release() // a second release must not unlock again
-	require.NoError(t, <-reopened)
-	require.True(t, st.(*batchedStorage).recovered)
 }
