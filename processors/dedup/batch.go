@@ -149,12 +149,14 @@ const (
 	// BatchAge is the default Age: batches are sent 20–40 s after they open.
 	BatchAge          = 40 * time.Second
 	DefaultMaxPending = 250_000
-	// DefaultRemember costs 8 MiB (32 B entries). It need outlast only the
-	// view's lag to batch nearly every repeat, but each connection it
+	// DefaultRemember costs 16 MiB (32 B entries). It need outlast only
+	// the view's lag to batch nearly every repeat, but each connection it
 	// misses costs a view lookup: in the 1M-line bench (200k connections,
 	// each repeating every ~10 s), remembering 2×16k spent ~9% of kaudit's
-	// CPU in LevelDB reads for those.
-	DefaultRemember = 1 << 18
+	// CPU in LevelDB reads for those. With 256k slots, 4-way sets still
+	// overflowed for ~11% of 200k connections (5% of CPU in view lookups);
+	// with 512k, for ~2%.
+	DefaultRemember = 1 << 19
 )
 
 // absorb counts r into its connection's batch when the table already
