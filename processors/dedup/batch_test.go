@@ -123,8 +123,11 @@ func TestBatcherDueWhenDue(t *testing.T) {
 		_, ok := b.absorb(produce(i, int64(2+i), 5, "orders"), key)
 		require.True(t, ok, key)
 	}
-	b.pending["a"].due = time.Now().Add(-time.Second)
-	b.pending["b"].due = time.Now().Add(-time.Second)
+	for i, o := range b.opened {
+		if o.key == "a" || o.key == "b" {
+			b.opened[i].due = time.Now().Add(-time.Second).UnixNano()
+		}
+	}
 	heap.Init(&b.opened)
 	due := b.Due(false)
 	require.Len(t, due, 2)
@@ -156,7 +159,7 @@ func TestBatcherDueSpread(t *testing.T) {
 	require.Empty(t, b.Due(false), "none is due before half the age")
 	var dues []time.Duration
 	for _, o := range b.opened {
-		dues = append(dues, o.b.due.Sub(opened))
+		dues = append(dues, time.Duration(o.due-opened.UnixNano()))
 	}
 	slices.Sort(dues)
 	require.GreaterOrEqual(t, dues[0], age/2)
