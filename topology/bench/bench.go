@@ -270,24 +270,41 @@ func (r *run) preload(ctx context.Context, addr string, gen *Generator) error {
 // baseline runs the sarama copy.
 func (r *run) baseline(ctx context.Context, addr string) error {
 	r.log.Info("baseline: sarama consumer group copying the raw topic", "to", copyTopic)
-	runtime.GC() // not the preload's garbage on the copy's clock
-	w := watchCPU(os.Getpid(), r.broker.pid())
-	b, err := runBaseline(ctx, []string{addr}, rawTopic, copyTopic, baselineGroup, r.o.Lines, r.allot(0.25, r.o.PhaseTimeout))
-	each, others, secs := w.cores()
-	r.res.BaselineCores = Cores{Harness: each[0], Broker: each[1], Others: others}
-	r.shared("the baseline copy", others)
-	if b.Elapsed > 0 && b.Lines > 0 {
-		r.res.BaselineSeconds = b.Elapsed.Seconds()
-		r.res.BaselineLinesPerS = float64(b.Lines) / b.Elapsed.Seconds()
-		r.res.BaselineCPUSPerMillion = b.CPUSeconds / float64(b.Lines) * 1e6
-		r.res.BaselineBrokerCPUSPerMillion = each[1] * secs / float64(b.Lines) * 1e6
-	}
+	var (
+		b   BaselineResult
+		err error
+	)
+	y := r.inHarness("the baseline copy", func() (int64, time.Duration, float64) {
+		b, err = runBaseline(ctx, []string{addr}, rawTopic, copyTopic, baselineGroup, r.o.Lines, r.allot(0.25, r.o.PhaseTimeout))
+		return b.Lines, b.Elapsed, b.CPUSeconds
+	})
+	r.res.BaselineCores, r.res.BaselineSeconds, r.res.BaselineLinesPerS = y.Cores, y.Seconds, y.LinesPerS
+	r.res.BaselineCPUSPerMillion, r.res.BaselineBrokerCPUSPerMillion = y.CPUSPerMillion, y.BrokerCPUSPerMillion
 	if b.Errors > 0 {
 		r.res.note("baseline: %d copies failed", b.Errors)
 	}
 	r.log.Info("baseline done", "lines", b.Lines, "took", b.Elapsed.Round(time.Millisecond),
 		"lines_per_s", int64(r.res.BaselineLinesPerS), "first_line_after", b.FirstAt.Round(time.Millisecond))
 	return err
+}
+
+// inHarness runs a yardstick in the harness process and turns the lines
+// it did, its time and its CPU seconds into its figures, with the cores
+// the harness, the broker and other processes used meanwhile.
+func (r *run) inHarness(what string, run func() (lines int64, elapsed time.Duration, cpuSeconds float64)) Yardstick {
+	runtime.GC() // not the previous phase's garbage on this one's clock
+	w := watchCPU(os.Getpid(), r.broker.pid())
+	lines, elapsed, cpu := run()
+	each, others, secs := w.cores()
+	r.shared(what, others)
+	y := Yardstick{Cores: Cores{Harness: each[0], Broker: each[1], Others: others}}
+	if elapsed > 0 && lines > 0 {
+		y.Seconds = elapsed.Seconds()
+		y.LinesPerS = float64(lines) / y.Seconds
+		y.CPUSPerMillion = cpu / float64(lines) * 1e6
+		y.BrokerCPUSPerMillion = each[1] * secs / float64(lines) * 1e6
+	}
+	return y
 }
 
 // goka runs the goka yardsticks: the trivial processor, then the
@@ -299,18 +316,14 @@ func (r *run) goka(ctx context.Context, addr string) error {
 		res *Yardstick
 	}{{gokaTrivial, &r.res.GokaTrivial}, {gokaRead, &r.res.GokaRead}} {
 		r.log.Info("goka yardstick", "processor", y.y.what)
-		runtime.GC()
-		w := watchCPU(os.Getpid(), r.broker.pid())
-		g, err := runGoka(ctx, []string{addr}, rawTopic, y.y, r.o.Lines, r.allot(0.15, r.o.PhaseTimeout))
-		each, others, secs := w.cores()
-		y.res.Cores = Cores{Harness: each[0], Broker: each[1], Others: others}
-		r.shared(y.y.what, others)
-		if g.Elapsed > 0 && g.Lines > 0 {
-			y.res.Seconds = g.Elapsed.Seconds()
-			y.res.LinesPerS = float64(g.Lines) / g.Elapsed.Seconds()
-			y.res.CPUSPerMillion = g.CPUSeconds / float64(g.Lines) * 1e6
-			y.res.BrokerCPUSPerMillion = each[1] * secs / float64(g.Lines) * 1e6
-		}
+		var (
+			g   GokaResult
+			err error
+		)
+		*y.res = r.inHarness(y.y.what, func() (int64, time.Duration, float64) {
+			g, err = runGoka(ctx, []string{addr}, rawTopic, y.y, r.o.Lines, r.allot(0.15, r.o.PhaseTimeout))
+			return g.Lines, g.Elapsed, g.CPUSeconds
+		})
 		r.log.Info("goka yardstick done", "processor", y.y.what, "lines", g.Lines, "took", g.Elapsed.Round(time.Millisecond), "lines_per_s", int64(y.res.LinesPerS))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", y.y.what, err))
