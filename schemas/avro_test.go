@@ -29,6 +29,7 @@ func requestLogNative(r *RequestLog) map[string]any {
 		"error_code": int32(r.ErrorCode), "topic_bytes": int64sToNative(r.TopicBytes),
 		"conn_epoch_ms": msOrZero(r.ConnEpoch), "topic_errors": int16sToNative(r.TopicErrors),
 		"batch": batchNative(r.Batch), "batch_produce": r.BatchProduce, "batch_fetch": r.BatchFetch,
+		"loop_prev": r.LoopPrev,
 	}
 }
 
@@ -84,6 +85,7 @@ func connStateNative(s *ConnState) map[string]any {
 		"suppressed_produce": s.SuppressedProduce, "suppressed_fetch": s.SuppressedFetch, "suppressed_bytes": s.SuppressedBytes,
 		"topics": topics, "last_report_ms": msOrZero(s.LastReport), "epoch_ms": msOrZero(s.Epoch),
 		"max_correlation_id": s.MaxCorrelationID,
+		"looped_partition":   s.LoopedPartition, "looped_offset": s.LoopedOffset,
 	}
 }
 
@@ -102,6 +104,7 @@ func randomRequestLog(rng *rand.Rand) *RequestLog {
 		SecurityProtocol: str(), Listener: str(), SoftwareName: str(), SoftwareVersion: str(),
 		TotalTimeMs: rng.Float64() * 1000, SourcePartition: rng.Int32N(64), SourceOffset: rng.Int64(),
 		RecordBytes: rng.Int64(), Follower: rng.IntN(2) == 1, ErrorCode: int16(rng.IntN(130)),
+		LoopPrev: rng.Int64N(3) * rng.Int64(),
 	}
 	if rng.IntN(2) == 1 {
 		r.Request, r.Response = json.RawMessage(`{"a":[1,2]}`), json.RawMessage(`""`)
@@ -127,7 +130,7 @@ func randomConnState(rng *rand.Rand) *ConnState {
 		Cluster: "c", Connection: "10.0.0.1:9092-10.0.0.2:4000-1", Principal: "User:x", ClientID: "cl",
 		ClientAddress: "10.0.0.2", Listener: "L", SecurityProtocol: "SASL_SSL", FirstSeen: t, LastSeen: t.Add(time.Minute),
 		Requests: rng.Int64(), SuppressedProduce: rng.Int64N(1e9), SuppressedFetch: rng.Int64N(1e9), SuppressedBytes: rng.Int64(),
-		MaxCorrelationID: rng.Int32(),
+		MaxCorrelationID: rng.Int32(), LoopedPartition: rng.Int32N(64), LoopedOffset: rng.Int64N(3) * rng.Int64(),
 	}
 	if rng.IntN(2) == 1 {
 		s.FirstProduce = &FirstRequest{Time: t, CorrelationID: rng.Int32(), Topics: []string{"a", "b"}, SourcePartition: 3, SourceOffset: rng.Int64()}

@@ -154,6 +154,10 @@ func (r *avroReader) fail(err error) {
 	}
 }
 
+// more reports whether bytes remain: fields appended to a schema are
+// read only when the writer knew them.
+func (r *avroReader) more() bool { return r.err == nil && len(r.b) > 0 }
+
 // done reports the first error, or trailing bytes: a value is one record.
 func (r *avroReader) done() error {
 	if r.err == nil && len(r.b) > 0 {

@@ -41,6 +41,11 @@ type ConnState struct {
 	// a connection's requests upwards, so a sharp drop means a new
 	// connection reusing the id.
 	MaxCorrelationID int32 `json:"-"`
+	// LoopedPartition and LoopedOffset (source offset + 1, 0 for none)
+	// locate the latest looped request applied: what the next request's
+	// RequestLog.LoopPrev must name.
+	LoopedPartition int32 `json:"-"`
+	LoopedOffset    int64 `json:"-"`
 }
 
 // FirstRequest identifies the request that produced a connection's audited
@@ -157,6 +162,8 @@ func (*ConnStateCodec) Encode(value any) ([]byte, error) {
 	w.long(msOrZero(s.LastReport))
 	w.long(msOrZero(s.Epoch))
 	w.int(s.MaxCorrelationID)
+	w.int(s.LoopedPartition)
+	w.long(s.LoopedOffset)
 	return w.b, nil
 }
 
@@ -188,6 +195,10 @@ func (*ConnStateCodec) Decode(data []byte) (any, error) {
 	s.LastReport = timeOrZero(r.long())
 	s.Epoch = timeOrZero(r.long())
 	s.MaxCorrelationID = r.int()
+	if r.more() { // absent in states written before the loop chain
+		s.LoopedPartition = r.int()
+		s.LoopedOffset = r.long()
+	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("ConnStateCodec: %w", err)
 	}

@@ -62,6 +62,12 @@ type RequestLog struct {
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
 	SourceOffset    int64
+	// LoopPrev chains a connection's requests on the loop topic: the
+	// SourceOffset+1 of the request of the same connection and source
+	// partition that the sending input instance looped before this one, 0
+	// if it knows none. The table owner drops a request whose predecessor
+	// it has not applied (see dedup.Rules.Overtakes).
+	LoopPrev int64
 }
 
 // Parse-error reasons, written to the dead-letter header kaudit-reason.
@@ -310,6 +316,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	})
 	w.long(r.BatchProduce)
 	w.long(r.BatchFetch)
+	w.long(r.LoopPrev)
 	return w.b, nil
 }
 
@@ -349,6 +356,9 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 	})
 	r.BatchProduce = rd.long()
 	r.BatchFetch = rd.long()
+	if rd.more() { // absent in records of kaudit before the loop chain
+		r.LoopPrev = rd.long()
+	}
 	if err := rd.done(); err != nil {
 		return nil, fmt.Errorf("RequestLogCodec: %w", err)
 	}

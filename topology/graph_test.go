@@ -113,6 +113,7 @@ func (o *observed) observer() dedup.Observer {
 		BatchDropped: func(n int64) {
 			o.add(fmt.Sprint("batch-dropped:", n))
 		},
+		OutOfOrder: func() { o.add("out-of-order") },
 	}
 }
 
@@ -297,6 +298,59 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 	})
 	require.Nil(t, gkt.TableValue(topology.DedupTable, bobKey))
 	require.Equal(t, 1, obs.counts()["batch-dropped:3"])
+}
+
+// Rekey chains the requests it loops (LoopPrev), and the owner drops one
+// that reached the loop ahead of a request it follows: after a broker
+// restart, sarama may write a processor's later loop records while the
+// one before them failed. The rebuilt processor sends both again, in order.
+func TestDedupGraphDropsRequestsThatOvertake(t *testing.T) {
+	obs := &observed{n: map[string]int{}}
+	b := &dedup.Batcher{Rules: dedup.Rules{TTL: dedup.DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
+	g := topology.DedupGraph(streams, dedup.Settings{
+		Cluster: cluster, Location: time.UTC, Log: discardLogger(), Observe: obs.observer(), Batcher: b,
+	})
+	gkt := run(t, nil, g)
+	loopTopic := g.LoopStream().Topic()
+	loop := gkt.NewQueueTracker(loopTopic)
+	kept := gkt.NewQueueTracker(string(streams.Requests))
+
+	rawLine(gkt, "broker-1", demo.Produce(sec(0), alice, 1, "orders", 0, 100)) // offset 0
+	rawLine(gkt, "broker-1", demo.Fetch(sec(1), alice, 2, "orders", 0, 4096))  // offset 1
+	var prevs []int64
+	for _, r := range drain(loop) {
+		prevs = append(prevs, r.value.(*schemas.RequestLog).LoopPrev)
+	}
+	require.Equal(t, []int64{0, 1}, prevs, "the fetch names the produce, at raw offset 0")
+
+	bobKey := schemas.ConnKey(cluster, bob.ID)
+	req := func(api int16, name string, corr int32, offset, prev int64) *schemas.RequestLog {
+		return &schemas.RequestLog{
+			Cluster: cluster, Connection: bob.ID, Principal: bob.Principal, APIKey: api, APIName: name,
+			Time: sec(int(offset)), CorrelationID: corr, Topics: []string{"clicks"}, SourceOffset: offset, LoopPrev: prev,
+		}
+	}
+	first := req(schemas.APIProduce, "PRODUCE", 3, 7, 0)
+	next := req(schemas.APIFetch, "FETCH", 5, 10, 8)
+	gkt.Consume(loopTopic, bobKey, next) // its predecessor's write was lost
+	require.Nil(t, gkt.TableValue(topology.DedupTable, bobKey), "an overtaker makes no state")
+	drain(kept)
+	gkt.Consume(loopTopic, bobKey, first) // sent again, in order
+	gkt.Consume(loopTopic, bobKey, next)
+
+	var got []string
+	for _, r := range drain(kept) {
+		rl := r.value.(*schemas.RequestLog)
+		got = append(got, fmt.Sprintf("%s %d epoch %s", rl.APIName, rl.CorrelationID, rl.ConnEpoch.Format(time.TimeOnly)))
+	}
+	epoch := sec(7).Format(time.TimeOnly)
+	require.Equal(t, []string{"PRODUCE 3 epoch " + epoch, "FETCH 5 epoch " + epoch}, got)
+	st, ok := gkt.TableValue(topology.DedupTable, bobKey).(*schemas.ConnState)
+	require.True(t, ok)
+	require.Equal(t, sec(7), st.Epoch)
+	require.Equal(t, int32(3), st.FirstProduce.CorrelationID)
+	require.Equal(t, int32(5), st.FirstFetch.CorrelationID)
+	require.Equal(t, 1, obs.counts()["out-of-order"])
 }
 
 func TestDedupGraphDeadLetters(t *testing.T) {

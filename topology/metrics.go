@@ -22,6 +22,7 @@ type Metrics struct {
 	batched    *prometheus.CounterVec
 	applied    prometheus.Counter
 	dropped    prometheus.Counter
+	overtaken  prometheus.Counter
 	kept       *prometheus.CounterVec
 	recordsOut *prometheus.CounterVec
 	notAudited *prometheus.CounterVec
@@ -61,10 +62,11 @@ func newMetrics() *Metrics {
 	}
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_applied_total", Help: "Batched repeat requests the table owners have applied; kaudit_batched_total minus this is still in open batches or on the loop topic."})
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_dropped_total", Help: "Batched repeat requests dropped because the table held no state of their connection: after a failure their lines are read again, or the connection was evicted."})
+	m.overtaken = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_loop_out_of_order_total", Help: "Looped requests the table owners dropped because they overtook a request of their connection whose loop write had failed; they are applied when their sender sends them again, in order."})
 	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_connections_evicted_total", Help: "Idle connections evicted from the dedup table."})
 	m.expiring = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_expire_markers_total", Help: "Expire markers the sweeper sent for idle connections."})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
-	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied, m.dropped)
+	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied, m.dropped, m.overtaken)
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.batched, m.kept, m.recordsOut, m.notAudited, m.audited,
 		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -83,6 +85,7 @@ func (m *Metrics) dedupObserver() dedup.Observer {
 		Batched:      func(api string) { m.batched.WithLabelValues(api).Inc() },
 		BatchApplied: func(n int64) { m.applied.Add(float64(n)) },
 		BatchDropped: func(n int64) { m.dropped.Add(float64(n)) },
+		OutOfOrder:   m.overtaken.Inc,
 		Kept:         func(api string) { m.kept.WithLabelValues(api).Inc() },
 		Evicted:      m.evicted.Inc,
 		NotAudited:   func(api string) { m.notAudited.WithLabelValues(api).Inc() },

@@ -682,6 +682,7 @@ func (p *Pipeline) processorOptions(g goka.Group, tr *tracker) []goka.ProcessorO
 			p.metrics.rebalances.WithLabelValues(string(g)).Inc()
 			if g == DedupGroup {
 				p.sweeper.assigned(a)
+				p.batcher.NewSession()
 			}
 		}),
 	}

@@ -48,7 +48,10 @@ type Batcher struct {
 	// DefaultRemember.
 	Remember int
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// session changes when this instance's share of the input may have
+	// changed hands (a rebalance, a rebuild): loop chains (Chain) restart.
+	session uint32
 	pending map[string]*batch
 	// opened is a min-heap of the open batches by due time: Due pops what
 	// is due instead of scanning every open batch under the lock that
@@ -72,7 +75,7 @@ type Batcher struct {
 	sent []sentEntry
 }
 
-// sentWays is the associativity of sent: a set is two cache lines.
+// sentWays is the associativity of sent.
 const sentWays = 4
 
 type sentEntry struct {
@@ -103,10 +106,17 @@ func (b *Batcher) sentSet(k sentKey) []sentEntry {
 
 // sentFirst is what the owner will hold of a connection once the loop
 // records this instance sent are processed: enough to tell a repeat from a
-// new connection reusing the id. 16 B: the log time is in Unix nanoseconds.
+// new connection reusing the id, and the head of its loop chain (Chain).
+// 40 B: log times are in Unix nanoseconds.
 type sentFirst struct {
-	last           int64 // latest log time looped or absorbed
+	last      int64 // latest log time looped or absorbed
+	chainTime int64 // log time of the chain's head
+	// chainOffset is the source offset + 1 of the latest request looped
+	// from here in session chainSession, read on chainPartition; 0: none.
+	chainOffset    int64
 	maxCorrelation int32
+	chainPartition int32
+	chainSession   uint32
 	produce, fetch bool
 }
 
@@ -153,7 +163,7 @@ const (
 	// BatchAge is the default Age: batches are sent 20–40 s after they open.
 	BatchAge          = 40 * time.Second
 	DefaultMaxPending = 250_000
-	// DefaultRemember costs 16 MiB (32 B entries). It need outlast only
+	// DefaultRemember costs 28 MiB (56 B entries). It need outlast only
 	// the view's lag to batch nearly every repeat, but each connection it
 	// misses costs a view lookup: in the 1M-line bench (200k connections,
 	// each repeating every ~10 s), remembering 2×16k spent ~9% of kaudit's
@@ -219,6 +229,63 @@ func (b *Batcher) Looped(r *schemas.RequestLog, key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.remember(sentKeyOf(key), r)
+}
+
+// Chain returns the LoopPrev for r, a request about to be looped, and
+// makes r the head of its connection's loop chain. Rekey calls it for
+// every request it loops, before the loop write.
+//
+// The chain guards the order in which the owner applies a connection's
+// requests. When a loop write fails (a broker restart), sarama's
+// idempotent producer bumps its epoch and goes on writing the records
+// behind it, which the processor had already handed over before it
+// failed: they reach the owner ahead of the failed one, and the owner
+// would take a later request for the connection's first (a wrong epoch,
+// and with it wrong ids for all its records). The rebuilt processor
+// sends the failed request and the later ones again, in order. So the
+// owner drops a request whose predecessor it has not applied
+// (Rules.Overtakes) and applies it when it comes again.
+//
+// The chain is per source partition and per session: a request read on
+// another partition than the head, the first one after a rebalance or a
+// rebuild (NewSession, Forget), and one after a connection the memory
+// lost, start a new chain (0). So does one that comes TTL/2 of log time
+// or more after the head, so that a connection the sweeper evicted in
+// between is not taken for one whose predecessor was lost.
+func (b *Batcher) Chain(r *schemas.RequestLog, key string) int64 {
+	if b == nil || b.Known == nil {
+		return 0
+	}
+	k := sentKeyOf(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	set, w, ok := b.lookup(k)
+	e := set[w].sentFirst
+	if !ok || b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
+		e = sentFirst{}
+	}
+	t := r.Time.UnixNano()
+	var prev int64
+	if e.chainOffset != 0 && e.chainSession == b.session && e.chainPartition == r.SourcePartition &&
+		(b.Rules.TTL <= 0 || t-e.chainTime < int64(b.Rules.TTL/2)) {
+		prev = e.chainOffset
+	}
+	e.last = max(e.last, t)
+	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
+	e.chainTime, e.chainOffset, e.chainPartition, e.chainSession = t, r.SourceOffset+1, r.SourcePartition, b.session
+	set[w] = sentEntry{k, e}
+	return prev
+}
+
+// NewSession restarts every loop chain: the dedup group's partitions were
+// assigned anew, so another instance may have looped requests in between.
+func (b *Batcher) NewSession() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.session++
 }
 
 // batchable reports whether r may be absorbed: a Produce or Fetch that
@@ -314,6 +381,7 @@ func (b *Batcher) Forget() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.sent)
+	b.session++
 }
 
 // add folds one repeat request into the batch.

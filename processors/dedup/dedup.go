@@ -43,9 +43,12 @@ type Observer struct {
 	// BatchDropped is told how many batched requests a batch record
 	// brought that the table had no state for (see applyBatch).
 	BatchDropped func(n int64)
-	Kept         func(api string)
-	NotAudited   func(api string)
-	Evicted      func()
+	// OutOfOrder is told of a request dropped because it overtook one it
+	// follows on the loop (Rules.Overtakes); it comes again.
+	OutOfOrder func()
+	Kept       func(api string)
+	NotAudited func(api string)
+	Evicted    func()
 	// Seen gets the log time of every request: the stream time that
 	// idleness is judged by.
 	Seen func(time.Time)
@@ -150,6 +153,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			call1(s.Observe.Batched, r.APIName)
 			return
 		}
+		r.LoopPrev = s.Batcher.Chain(r, key)
 		ctx.Loopback(key, r)
 		s.Batcher.Looped(r, key)
 	}
@@ -193,7 +197,12 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			ctx.SetValue(st)
 			return
 		}
+		if s.Rules.Overtakes(st, r) {
+			call0(s.Observe.OutOfOrder)
+			return
+		}
 		st, keep := s.Rules.Decide(st, r)
+		applied(st, r)
 		var resolve func(cluster, id string) (string, bool)
 		if s.Resolve != nil {
 			resolve = s.Resolve(ctx)
@@ -300,6 +309,33 @@ func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.C
 		SourceOffset:    r.SourceOffset,
 	}
 	return st, true
+}
+
+// Overtakes reports whether r reached the loop ahead of a request it
+// follows: its sender chained it (Batcher.Chain) to a request that st has
+// not applied, and r is not a replay of one it has. That request's loop
+// write failed; the sender's rebuilt processor sends it and r again, in
+// order. Without a chain, or with st's latest looped request read on
+// another source partition, there is nothing to judge by and r is taken.
+func (ru Rules) Overtakes(st *schemas.ConnState, r *schemas.RequestLog) bool {
+	if r.LoopPrev == 0 {
+		return false
+	}
+	if st == nil {
+		return true
+	}
+	if st.LoopedOffset == 0 || st.LoopedPartition != r.SourcePartition {
+		return false
+	}
+	return r.SourceOffset+1 > st.LoopedOffset && r.LoopPrev != st.LoopedOffset
+}
+
+// applied makes r, a looped request just decided, the latest that st
+// holds, unless it is the replay of an earlier one.
+func applied(st *schemas.ConnState, r *schemas.RequestLog) {
+	if r.SourcePartition != st.LoopedPartition || r.SourceOffset+1 > st.LoopedOffset {
+		st.LoopedPartition, st.LoopedOffset = r.SourcePartition, r.SourceOffset+1
+	}
 }
 
 // EmitAccess sends one access delta to the topic and principal tables,
