@@ -198,6 +198,9 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		if s.Rules.Overtakes(st, r) {
+			s.log().Info("request overtook one it follows on the loop; dropped until it comes again",
+				"conn_id", r.Connection, "api", r.APIName, "correlation_id", r.CorrelationID,
+				"source_partition", r.SourcePartition, "source_offset", r.SourceOffset)
 			call0(s.Observe.OutOfOrder)
 			return
 		}
