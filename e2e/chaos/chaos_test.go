@@ -56,7 +56,7 @@ type scale struct {
 
 var (
 	// The short run restarts the broker too, since the loop chain
-	// (README.md, Fault tolerance) closed the last way a restart changed
+	// (README.md, Fault tolerance) closed the known way a restart changed
 	// ids: 15 of 15 short runs with a restart passed before it became the
 	// default, in 41-74 s. KAUDIT_CHAOS_BROKER_RESTARTS=0 leaves it out.
 	short = scale{name: "short", lines: 20_000, conns: 2_000, kills: 2, brokerRestarts: 1,
