@@ -40,11 +40,14 @@ func TestOwnerDropsLoopRecordThatOvertook(t *testing.T) {
 	_, err := topology.Convert(strings.NewReader(strings.Join(lines, "\n")+"\n"), &out, &errOut, &cfg, false)
 	require.NoError(t, err)
 	require.Empty(t, errOut.String())
+	recordID := func(event []byte) string {
+		var ev struct{ ID string }
+		require.NoError(t, json.Unmarshal(event, &ev))
+		return ev.ID
+	}
 	var want []string
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var ev struct{ ID string }
-		require.NoError(t, json.Unmarshal([]byte(l), &ev))
-		want = append(want, ev.ID)
+		want = append(want, recordID([]byte(l)))
 	}
 	require.Len(t, want, 2)
 
@@ -72,9 +75,7 @@ func TestOwnerDropsLoopRecordThatOvertook(t *testing.T) {
 	require.NoError(t, em.EmitSync(key, fetch))
 	var got []string
 	for _, r := range consumeN(t, b, cfg.Topics.Audit, 2, 2*time.Second) {
-		var ev struct{ ID string }
-		require.NoError(t, json.Unmarshal(r.Value, &ev))
-		got = append(got, ev.ID)
+		got = append(got, recordID(r.Value))
 	}
 	require.ElementsMatch(t, want, got, "the ids of the two lines in order, each once")
 	var st schemas.ConnState

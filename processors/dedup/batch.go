@@ -259,21 +259,14 @@ func (b *Batcher) Chain(r *schemas.RequestLog, key string) int64 {
 	k := sentKeyOf(key)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	set, w, ok := b.lookup(k)
-	e := set[w].sentFirst
-	if !ok || b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
-		e = sentFirst{}
-	}
+	e := b.touch(k, r)
 	t := r.Time.UnixNano()
 	var prev int64
 	if e.chainOffset != 0 && e.chainSession == b.session && e.chainPartition == r.SourcePartition &&
 		(b.Rules.TTL <= 0 || t-e.chainTime < int64(b.Rules.TTL/2)) {
 		prev = e.chainOffset
 	}
-	e.last = max(e.last, t)
-	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
 	e.chainTime, e.chainOffset, e.chainPartition, e.chainSession = t, r.SourceOffset+1, r.SourcePartition, b.session
-	set[w] = sentEntry{k, e}
 	return prev
 }
 
@@ -357,19 +350,26 @@ func (b *Batcher) recalls(k sentKey, r *schemas.RequestLog) bool {
 }
 
 // remember records r, a batchable request that was absorbed or looped, in
-// sent. A request that looks like a new connection reusing the id starts
-// the entry over.
+// sent.
 func (b *Batcher) remember(k sentKey, r *schemas.RequestLog) {
-	set, w, ok := b.lookup(k)
-	e := set[w].sentFirst
-	if !ok || b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) {
-		e = sentFirst{}
-	}
-	e.last = max(e.last, r.Time.UnixNano())
-	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
+	e := b.touch(k, r)
 	e.produce = e.produce || r.APIKey == schemas.APIProduce
 	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
-	set[w] = sentEntry{k, e}
+}
+
+// touch finds or makes k's entry in sent for r, a request of its
+// connection, folds in r's log time and correlation id, and returns the
+// entry for the caller to update further. A request that looks like a new
+// connection reusing the id starts the entry over (no kinds, no chain).
+func (b *Batcher) touch(k sentKey, r *schemas.RequestLog) *sentFirst {
+	set, w, ok := b.lookup(k)
+	if !ok || b.Rules.reused(time.Unix(0, set[w].last), set[w].maxCorrelation, r) {
+		set[w] = sentEntry{key: k}
+	}
+	e := &set[w].sentFirst
+	e.last = max(e.last, r.Time.UnixNano())
+	e.maxCorrelation = max(e.maxCorrelation, r.CorrelationID)
+	return e
 }
 
 // Forget drops what sent remembers. The processors call it when they are
