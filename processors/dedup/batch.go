@@ -243,8 +243,8 @@ func (b *Batcher) Looped(r *schemas.RequestLog, key string) {
 // would take a later request for the connection's first (a wrong epoch,
 // and with it wrong ids for all its records). The rebuilt processor
 // sends the failed request and the later ones again, in order. So the
-// owner drops a request whose predecessor it has not applied
-// (Rules.Overtakes) and applies it when it comes again.
+// owner drops a request when it has applied neither its predecessor nor
+// a later one (Rules.Overtakes), and applies it when it comes again.
 //
 // The chain is per source partition and per session: a request read on
 // another partition than the head, the first one after a rebalance or a

@@ -269,23 +269,9 @@ type lostOutcome struct {
 // those of Decide over the whole log. unchained has the owner ignore the
 // loop chain.
 func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
-	type id struct {
-		conn  string
-		epoch time.Time
-		corr  int32
-	}
 	rng := rand.New(rand.NewPCG(seed, 11))
 	lines := requestLog(rng, 3000)
-	want := map[id]bool{}
-	table := map[string]*schemas.ConnState{}
-	for _, r := range lines {
-		r := *r
-		st, keep := Decide(table[r.Connection], &r)
-		table[r.Connection] = st
-		if keep {
-			want[id{r.Connection, r.ConnEpoch, r.CorrelationID}] = true
-		}
-	}
+	want := decideAll(lines)
 
 	m := &loopModel{table: map[string]*schemas.ConnState{}, unchained: unchained}
 	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: m.view}
@@ -295,16 +281,7 @@ func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
 		m.feed(b, r, i)
 		m.process(max(m.read, len(m.loop)-rng.IntN(200)))
 	}
-	// Reading again from before an id reuse or a TTL gap is beyond
-	// Decide, batching or not: the state holds only the latest
-	// connection with an id, so old lines would get its epoch. Lines
-	// from lo on may be read again.
-	lo := 0
-	for _, at := range []int{len(lines) / 2, 3 * len(lines) / 4} {
-		if fail > at {
-			lo = at
-		}
-	}
+	lo := replayableFrom(lines, fail)
 	// The writes the owner has not read may be lost, from some point on;
 	// the raw offset committed is at most the first line that wrote one.
 	cut := max(m.read, len(m.loop)-1-rng.IntN(100))
@@ -335,20 +312,106 @@ func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
 	m.flush(b)
 
 	out := lostOutcome{fail: fail, from: from, overtaken: m.overtaken}
-	got := map[id]bool{}
-	for _, r := range m.kept {
-		k := id{r.Connection, r.ConnEpoch, r.CorrelationID}
+	out.missing, out.unexpected = diffKept(want, m.kept)
+	return out
+}
+
+// TestBatcherAfterRebalance hands the input on without a failure: every
+// loop write lands, but the committed raw offset lags what was looped, so
+// the lines after it are read again. In even seeds the same instance
+// keeps the partition (a new session, the same memory), in odd ones
+// another instance takes it (no memory; its view is the owner's table, as
+// far as the owner has read). The second reading absorbs repeats that
+// the first looped, as it knows more, so its loop chains skip requests
+// the owner has applied. No request may be dropped, and every record must
+// keep the id an undisturbed run gives it.
+func TestBatcherAfterRebalance(t *testing.T) {
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		lines := requestLog(rng, 3000)
+		want := decideAll(lines)
+		m := &loopModel{table: map[string]*schemas.ConnState{}}
+		newBatcher := func() *Batcher { return &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 64, Known: m.view} }
+		b := newBatcher()
+		at := rng.IntN(len(lines))
+		for i, r := range lines[:at] {
+			m.feed(b, r, i)
+			m.process(max(m.read, len(m.loop)-rng.IntN(200)))
+		}
+		from := max(replayableFrom(lines, at), at-rng.IntN(300))
+		if seed%2 == 0 {
+			b.NewSession()
+		} else {
+			for _, batch := range b.Due(true) { // the old instance's flusher
+				m.loop, m.origin = append(m.loop, batch), append(m.origin, at)
+			}
+			b = newBatcher()
+		}
+		for i, r := range lines[from:] {
+			m.feed(b, r, from+i)
+			m.process(max(m.read, len(m.loop)-rng.IntN(200)))
+		}
+		m.flush(b)
+		missing, unexpected := diffKept(want, m.kept)
+		require.Empty(t, unexpected, "seed %d: handed on at line %d, read again from %d", seed, at, from)
+		require.Zero(t, missing, "seed %d: handed on at line %d, read again from %d; %d dropped", seed, at, from, m.overtaken)
+		require.Zero(t, m.overtaken, "seed %d: without a failure no request overtakes another", seed)
+	}
+}
+
+// recordID is what a kept request's record id is made of.
+type recordID struct {
+	conn  string
+	epoch time.Time
+	corr  int32
+}
+
+// decideAll is the records Decide keeps over the whole log, undisturbed.
+func decideAll(lines []*schemas.RequestLog) map[recordID]bool {
+	want := map[recordID]bool{}
+	table := map[string]*schemas.ConnState{}
+	for _, r := range lines {
+		r := *r
+		st, keep := Decide(table[r.Connection], &r)
+		table[r.Connection] = st
+		if keep {
+			want[recordID{r.Connection, r.ConnEpoch, r.CorrelationID}] = true
+		}
+	}
+	return want
+}
+
+// diffKept compares the records kept with want: how many are missing,
+// and the ones not wanted.
+func diffKept(want map[recordID]bool, kept []*schemas.RequestLog) (missing int, unexpected []string) {
+	got := map[recordID]bool{}
+	for _, r := range kept {
+		k := recordID{r.Connection, r.ConnEpoch, r.CorrelationID}
 		got[k] = true
 		if !want[k] {
-			out.unexpected = append(out.unexpected, fmt.Sprintf("%s corr %d epoch %s", k.conn, k.corr, k.epoch.Format(time.TimeOnly)))
+			unexpected = append(unexpected, fmt.Sprintf("%s corr %d epoch %s", k.conn, k.corr, k.epoch.Format(time.TimeOnly)))
 		}
 	}
 	for k := range want {
 		if !got[k] {
-			out.missing++
+			missing++
 		}
 	}
-	return out
+	return missing, unexpected
+}
+
+// replayableFrom is the first line that may be read again after line at:
+// reading again from before an id reuse or a TTL gap (requestLog) is
+// beyond Decide, batching or not, as the state holds only the latest
+// connection with an id, so old lines would get its epoch.
+func replayableFrom(lines []*schemas.RequestLog, at int) int {
+	lo := 0
+	for _, gap := range []int{len(lines) / 2, 3 * len(lines) / 4} {
+		if at > gap {
+			lo = gap
+		}
+	}
+	return lo
 }
 
 // loopModel is the loop topic as an ordered queue, and its owner reading

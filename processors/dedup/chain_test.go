@@ -75,6 +75,7 @@ func TestOvertakes(t *testing.T) {
 		{"a successor of a request the state lacks", head(0, 5), chained(9, 7), true},
 		{"a replay of an applied request", head(0, 10), chained(9, 5), false},
 		{"a replay of the latest applied", head(0, 10), chained(9, 7), false},
+		{"a chain that skips a request the state applied", head(0, 8), chained(9, 5), false},
 		{"another source partition cannot be judged", head(0, 5), chained(9, 7, partition(1)), false},
 		{"a state from before the chain cannot be judged", head(0, 0), chained(9, 7), false},
 	} {

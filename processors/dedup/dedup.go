@@ -316,10 +316,17 @@ func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.C
 
 // Overtakes reports whether r reached the loop ahead of a request it
 // follows: its sender chained it (Batcher.Chain) to a request that st has
-// not applied, and r is not a replay of one it has. That request's loop
-// write failed; the sender's rebuilt processor sends it and r again, in
-// order. Without a chain, or with st's latest looped request read on
-// another source partition, there is nothing to judge by and r is taken.
+// not applied, nor any later one from the same source partition. That
+// request's loop write failed; the sender's rebuilt processor sends it and
+// r again, in order. Without a chain, or with st's latest looped request
+// read on another source partition, there is nothing to judge by and r is
+// taken.
+//
+// A later request applied counts as the predecessor: after a rebalance
+// the lines since the last commit are read again, and the new reading may
+// absorb a repeat that the first one looped (it knows more by then). Its
+// chain then skips that request, which the owner has applied, and must
+// not be held to it: nothing would send r again.
 func (ru Rules) Overtakes(st *schemas.ConnState, r *schemas.RequestLog) bool {
 	if r.LoopPrev == 0 {
 		return false
@@ -330,7 +337,7 @@ func (ru Rules) Overtakes(st *schemas.ConnState, r *schemas.RequestLog) bool {
 	if st.LoopedOffset == 0 || st.LoopedPartition != r.SourcePartition {
 		return false
 	}
-	return r.SourceOffset+1 > st.LoopedOffset && r.LoopPrev != st.LoopedOffset
+	return st.LoopedOffset < r.LoopPrev
 }
 
 // applied makes r, a looped request just decided, the latest that st
