@@ -281,29 +281,8 @@ func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
 		m.feed(b, r, i)
 		m.process(max(m.read, len(m.loop)-rng.IntN(200)))
 	}
-	lo := replayableFrom(lines, fail)
-	// The writes the owner has not read may be lost, from some point on;
-	// the raw offset committed is at most the first line that wrote one.
-	cut := max(m.read, len(m.loop)-1-rng.IntN(100))
-	for cut < len(m.loop) && m.origin[cut] < lo {
-		cut++
-	}
-	// In odd seeds the last writes survive the lost ones: sarama's
-	// idempotent producer, once it gave a batch up, bumps its epoch and
-	// writes what was queued behind it.
-	lost := len(m.loop)
-	if seed%2 == 1 {
-		lost -= rng.IntN(len(m.loop) - cut + 1)
-	}
-	from := fail
-	for _, o := range m.origin[cut:lost] {
-		from = min(from, o)
-	}
-	from = max(lo, from-rng.IntN(20)) // marks not committed yet
-	m.loop, m.origin = append(m.loop[:cut], m.loop[lost:]...), append(m.origin[:cut], m.origin[lost:]...)
-	for _, batch := range b.Due(true) { // teardown; the emitter's writes succeed
-		m.loop, m.origin = append(m.loop, batch), append(m.origin, fail)
-	}
+	from := m.loseWrites(rng, fail, replayableFrom(lines, fail), 0, seed%2 == 1)
+	m.send(b.Due(true), fail) // teardown; the emitter's writes succeed
 	b.Forget()
 	for i, r := range lines[from:] {
 		m.feed(b, r, from+i)
@@ -342,9 +321,7 @@ func TestBatcherAfterRebalance(t *testing.T) {
 		if seed%2 == 0 {
 			b.NewSession()
 		} else {
-			for _, batch := range b.Due(true) { // the old instance's flusher
-				m.loop, m.origin = append(m.loop, batch), append(m.origin, at)
-			}
+			m.send(b.Due(true), at) // the old instance's flusher
 			b = newBatcher()
 		}
 		for i, r := range lines[from:] {
@@ -357,6 +334,66 @@ func TestBatcherAfterRebalance(t *testing.T) {
 		require.Zero(t, missing, "seed %d: handed on at line %d, read again from %d; %d dropped", seed, at, from, m.overtaken)
 		require.Zero(t, m.overtaken, "seed %d: without a failure no request overtakes another", seed)
 	}
+}
+
+// TestBatcherUnderFaults mixes both in one run: up to four rebalances,
+// hand-ons to another instance and failures at random lines, each followed
+// by reading again from where the last commit left it. The batcher
+// remembers every live connection: one it forgot starts a new chain,
+// which the owner cannot judge (README.md, "Loop chain"). Every record must
+// keep its id.
+func TestBatcherUnderFaults(t *testing.T) {
+	overtaken, faults := 0, map[string]int{}
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		lines := requestLog(rng, 3000)
+		want := decideAll(lines)
+		m := &loopModel{table: map[string]*schemas.ConnState{}}
+		newBatcher := func() *Batcher { return &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 64, Known: m.view} }
+		b := newBatcher()
+		lag := 1 + rng.IntN(300)
+		var done []string
+		settled := 0 // the writes of a session settle before the next one begins
+		for pos := 0; pos < len(lines); {
+			m.feed(b, lines[pos], pos)
+			pos++
+			m.process(max(m.read, len(m.loop)-rng.IntN(lag)))
+			if len(done) == 4 {
+				continue
+			}
+			lo := replayableFrom(lines, pos)
+			var fault string
+			switch rng.IntN(1000) {
+			case 0:
+				fault = "rebalance"
+				b.NewSession()
+				pos = max(lo, pos-rng.IntN(300))
+			case 1:
+				fault = "hand-on"
+				m.send(b.Due(true), pos)
+				b = newBatcher()
+				pos = max(lo, pos-rng.IntN(300))
+			case 2:
+				fault = "failure"
+				from := m.loseWrites(rng, pos, lo, settled, rng.IntN(2) == 0)
+				m.send(b.Due(true), pos)
+				b.Forget()
+				pos = from
+			default:
+				continue
+			}
+			done = append(done, fmt.Sprintf("%s at %d", fault, pos))
+			faults[fault]++
+			settled = len(m.loop)
+		}
+		m.flush(b)
+		missing, unexpected := diffKept(want, m.kept)
+		require.Empty(t, unexpected, "seed %d: %v", seed, done)
+		require.Zero(t, missing, "seed %d: %v", seed, done)
+		overtaken += m.overtaken
+	}
+	t.Logf("faults %v, overtaken %d", faults, overtaken)
+	require.Positive(t, overtaken, "no request overtook a lost one")
 }
 
 // recordID is what a kept request's record id is made of.
@@ -446,6 +483,38 @@ func (m *loopModel) feed(b *Batcher, line *schemas.RequestLog, i int) bool {
 	return ok
 }
 
+// send writes records to the loop, for raw line origin.
+func (m *loopModel) send(records map[string]*schemas.RequestLog, origin int) {
+	for _, r := range records {
+		m.loop, m.origin = append(m.loop, r), append(m.origin, origin)
+	}
+}
+
+// loseWrites fails the processors at raw line pos, as a broker restart
+// does. The loop writes of this session (from settled on) that the owner
+// has not read may be lost, from some point on; lines before lo are not
+// read again (replayableFrom). With survive, some later writes survive
+// the lost ones: sarama's idempotent producer, once it gave a batch up,
+// bumps its epoch and writes what was queued behind it. It returns the
+// line to read again from: commits are in offset order (orderedGroup), so
+// at most the first line whose writes were lost.
+func (m *loopModel) loseWrites(rng *rand.Rand, pos, lo, settled int, survive bool) int {
+	cut := max(m.read, len(m.loop)-1-rng.IntN(100), settled)
+	for cut < len(m.loop) && m.origin[cut] < lo {
+		cut++
+	}
+	lost := len(m.loop)
+	if survive {
+		lost -= rng.IntN(len(m.loop) - cut + 1)
+	}
+	from := pos
+	for _, o := range m.origin[cut:lost] {
+		from = min(from, o)
+	}
+	m.loop, m.origin = append(m.loop[:cut], m.loop[lost:]...), append(m.origin[:cut], m.origin[lost:]...)
+	return max(lo, from-rng.IntN(20)) // marks not committed yet
+}
+
 // process has the owner read the loop up to upTo, as Collapse does.
 func (m *loopModel) process(upTo int) {
 	for ; m.read < upTo; m.read++ {
@@ -476,9 +545,7 @@ func (m *loopModel) process(upTo int) {
 // flush sends the open batches, as a graceful stop does, and lets the
 // owner read everything.
 func (m *loopModel) flush(b *Batcher) {
-	for _, batch := range b.Due(true) {
-		m.loop, m.origin = append(m.loop, batch), append(m.origin, -1)
-	}
+	m.send(b.Due(true), -1)
 	m.process(len(m.loop))
 }
 
