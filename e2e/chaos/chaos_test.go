@@ -18,6 +18,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -258,27 +259,33 @@ func TestChaos(t *testing.T) {
 		tab.entries, tab.producers, tab.wantProducers, tab.consumers, tab.wantConsumers, tab.overcounted, tab.undercounted)
 	t.Logf("faults: %d kill -9, %d broker restart(s), %d unplanned kaudit exit(s) (restarted), %d kaudit starts; took %s",
 		c.kills, c.brokerRestarts, c.unplannedExits, c.starts(), time.Since(start).Round(time.Second))
+	// The diagnosis comes last, after the processes' logs, so that a
+	// tail of the output (all CI shows) holds it.
+	var problems []string
 	for _, id := range first(ids.missingIDs, 10) {
-		t.Errorf("missing record id %s", id)
+		problems = append(problems, "missing record id "+id)
 	}
 	for _, id := range first(ids.unexpectedIDs, 10) {
-		t.Errorf("unexpected record id %s", id)
+		problems = append(problems, "unexpected record id "+id)
 	}
 	for _, l := range first(rawMissing, 10) {
-		t.Errorf("raw topic lost %s", l)
+		problems = append(problems, "raw topic lost "+l)
 	}
 	for _, p := range tab.problems {
-		t.Errorf("dedup table: %s", p)
+		problems = append(problems, "dedup table: "+p)
 	}
 	if dead != 0 {
-		t.Errorf("%d records on %s; the workload has no bad lines", dead, cfg.Topics.DeadLetter)
+		problems = append(problems, fmt.Sprintf("%d records on %s; the workload has no bad lines", dead, cfg.Topics.DeadLetter))
 	}
 	if c.kills < sc.kills || c.brokerRestarts < sc.brokerRestarts {
-		t.Errorf("chaos incomplete: %d kills, %d broker restarts", c.kills, c.brokerRestarts)
+		problems = append(problems, fmt.Sprintf("chaos incomplete: %d kills, %d broker restarts", c.kills, c.brokerRestarts))
 	}
-	if t.Failed() {
+	if len(problems) > 0 || t.Failed() {
 		c.dumpLogs()
 		hold(t)
+	}
+	for _, p := range problems {
+		t.Error(p)
 	}
 	summary := fmt.Sprintf("chaos: expected=%d found=%d missing=%d unexpected=%d duplicate_ids=%d kills=%d",
 		ids.expected, ids.found, ids.missing, ids.unexpected, ids.duplicates, c.kills)
@@ -286,6 +293,10 @@ func TestChaos(t *testing.T) {
 		if err := os.WriteFile(f, []byte(summary+"\n"), 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+	if t.Failed() {
+		t.Logf("%d requests dropped as out of order on the loop (instance logs); rerun with KAUDIT_CHAOS_SEED=%d",
+			c.logCount("overtook"), seed)
 	}
 	t.Log(summary)
 }
@@ -573,6 +584,22 @@ func (c *cluster) stopAll() {
 }
 
 // dumpLogs prints the tail of each process's current log.
+// logCount counts s in the logs of every kaudit start.
+func (c *cluster) logCount(s string) int {
+	n := 0
+	for _, in := range c.kaudit {
+		for i := 1; i <= in.proc.starts; i++ {
+			b, err := os.ReadFile(in.proc.logFile(i))
+			if err != nil {
+				c.t.Logf("count %q: %v", s, err)
+				continue
+			}
+			n += bytes.Count(b, []byte(s))
+		}
+	}
+	return n
+}
+
 func (c *cluster) dumpLogs() {
 	var b strings.Builder
 	for _, in := range c.kaudit {

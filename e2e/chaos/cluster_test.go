@@ -67,7 +67,7 @@ func (p *proc) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.starts++
-	p.logPath = filepath.Join(p.dir, fmt.Sprintf("%s.%d.log", p.name, p.starts))
+	p.logPath = p.logFile(p.starts)
 	logf, err := os.Create(p.logPath)
 	if err != nil {
 		return err
@@ -92,6 +92,11 @@ func (p *proc) start() error {
 		close(exited)
 	}()
 	return nil
+}
+
+// logFile is the log of the process's nth start.
+func (p *proc) logFile(n int) string {
+	return filepath.Join(p.dir, fmt.Sprintf("%s.%d.log", p.name, n))
 }
 
 // done is closed when the current process exits.
