@@ -201,8 +201,8 @@ func TestBatcherMatchesOwner(t *testing.T) {
 			}
 		}
 
-		m := &loopModel{table: map[string]*schemas.ConnState{}}
-		b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: m.view}
+		m := newLoopModel()
+		b := m.batcher(2)
 		absorbed := 0
 		for i, r := range lines {
 			if m.feed(b, r, i) {
@@ -273,8 +273,9 @@ func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
 	lines := requestLog(rng, 3000)
 	want := decideAll(lines)
 
-	m := &loopModel{table: map[string]*schemas.ConnState{}, unchained: unchained}
-	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 2, Known: m.view}
+	m := newLoopModel()
+	m.unchained = unchained
+	b := m.batcher(2)
 	// Fail anywhere, or just after the id reuse or the TTL gap.
 	fail := []int{len(lines) / 2, 3 * len(lines) / 4, rng.IntN(len(lines))}[seed%3] + rng.IntN(30)
 	for i, r := range lines[:fail] {
@@ -309,9 +310,8 @@ func TestBatcherAfterRebalance(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 13))
 		lines := requestLog(rng, 3000)
 		want := decideAll(lines)
-		m := &loopModel{table: map[string]*schemas.ConnState{}}
-		newBatcher := func() *Batcher { return &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 64, Known: m.view} }
-		b := newBatcher()
+		m := newLoopModel()
+		b := m.batcher(64)
 		at := rng.IntN(len(lines))
 		for i, r := range lines[:at] {
 			m.feed(b, r, i)
@@ -322,7 +322,7 @@ func TestBatcherAfterRebalance(t *testing.T) {
 			b.NewSession()
 		} else {
 			m.send(b.Due(true), at) // the old instance's flusher
-			b = newBatcher()
+			b = m.batcher(64)
 		}
 		for i, r := range lines[from:] {
 			m.feed(b, r, from+i)
@@ -348,9 +348,8 @@ func TestBatcherUnderFaults(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 17))
 		lines := requestLog(rng, 3000)
 		want := decideAll(lines)
-		m := &loopModel{table: map[string]*schemas.ConnState{}}
-		newBatcher := func() *Batcher { return &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: 64, Known: m.view} }
-		b := newBatcher()
+		m := newLoopModel()
+		b := m.batcher(64)
 		lag := 1 + rng.IntN(300)
 		var done []string
 		settled := 0 // the writes of a session settle before the next one begins
@@ -371,7 +370,7 @@ func TestBatcherUnderFaults(t *testing.T) {
 			case 1:
 				fault = "hand-on"
 				m.send(b.Due(true), pos)
-				b = newBatcher()
+				b = m.batcher(64)
 				pos = max(lo, pos-rng.IntN(300))
 			case 2:
 				fault = "failure"
@@ -465,7 +464,15 @@ type loopModel struct {
 	unchained bool
 }
 
+func newLoopModel() *loopModel { return &loopModel{table: map[string]*schemas.ConnState{}} }
+
 func (m *loopModel) view(key string) *schemas.ConnState { return m.table[key] }
+
+// batcher is an input side whose view is m's table and that remembers
+// up to remember connections.
+func (m *loopModel) batcher(remember int) *Batcher {
+	return &Batcher{Rules: Rules{TTL: DefaultTTL}, Remember: remember, Known: m.view}
+}
 
 // feed runs raw line i through the input side, as Rekey does, and reports
 // whether the batcher absorbed it.
