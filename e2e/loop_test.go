@@ -88,15 +88,15 @@ func TestOwnerDropsLoopRecordThatOvertook(t *testing.T) {
 	require.NoError(t, em.EmitSync(key, repeat))
 	var st schemas.ConnState
 	require.Eventually(t, func() bool {
-		getJSON(t, p, "/v1/connections/"+url.PathEscape(c.ID), http.StatusOK, &st)
-		return st.SuppressedProduce == 1
+		status, err := fetchJSON(p, "/v1/connections/"+url.PathEscape(c.ID), &st)
+		return err == nil && status == http.StatusOK && st.SuppressedProduce == 1
 	}, 30*time.Second, 100*time.Millisecond, "the owner applied the repeat")
 	require.EqualValues(t, 2, st.FirstProduce.CorrelationID)
 	require.EqualValues(t, 29, st.FirstFetch.CorrelationID)
 	require.Equal(t, at, st.Epoch)
 
 	// The new reading: the Produce and the Fetch again, the repeat absorbed.
-	require.NoError(t, em.EmitSync(key, loopRecord(lines[0], 12, 0)))
+	require.NoError(t, em.EmitSync(key, produce))
 	require.NoError(t, em.EmitSync(key, fetch))
 	require.NoError(t, em.EmitSync(key, create))
 	got := map[string]bool{}
