@@ -121,11 +121,24 @@ func (o *observed) observer() dedup.Observer {
 // Cloud's methods, as in production without audit.categories.
 func startDedup(t *testing.T, audited func(schemas.API) bool) (*tester.Tester, *observed) {
 	t.Helper()
+	gkt, obs, _ := startDedupWith(t, dedup.Settings{Audited: audited})
+	return gkt, obs
+}
+
+// startDedupWith runs topology.DedupGraph with s, completed with the
+// test cluster, UTC, a quiet logger and an observer, and returns the graph.
+func startDedupWith(t *testing.T, s dedup.Settings) (*tester.Tester, *observed, *goka.GroupGraph) {
+	t.Helper()
 	obs := &observed{n: map[string]int{}}
-	g := topology.DedupGraph(streams, dedup.Settings{
-		Cluster: cluster, Location: time.UTC, Log: discardLogger(), Observe: obs.observer(), Audited: audited,
-	})
-	return run(t, nil, g), obs
+	s.Cluster, s.Location, s.Log, s.Observe = cluster, time.UTC, discardLogger(), obs.observer()
+	g := topology.DedupGraph(streams, s)
+	return run(t, nil, g), obs, g
+}
+
+// viewlessBatcher batches only what Rekey itself looped: it has no view
+// to ask.
+func viewlessBatcher() *dedup.Batcher {
+	return &dedup.Batcher{Rules: dedup.Rules{TTL: dedup.DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
 }
 
 // requireCounts checks a connection's request counters: requests, and the
@@ -261,12 +274,8 @@ func TestDedupGraphKeepsFirstProduceAndFetchPerConnection(t *testing.T) {
 // input side only because her first Produce and Fetch went round the loop
 // from here (Rekey tells the batcher), and the batch folds into her state.
 func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
-	obs := &observed{n: map[string]int{}}
-	b := &dedup.Batcher{Rules: dedup.Rules{TTL: dedup.DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
-	g := topology.DedupGraph(streams, dedup.Settings{
-		Cluster: cluster, Location: time.UTC, Log: discardLogger(), Observe: obs.observer(), Batcher: b,
-	})
-	gkt := run(t, nil, g)
+	b := viewlessBatcher()
+	gkt, obs, g := startDedupWith(t, dedup.Settings{Batcher: b})
 	for i, l := range []string{
 		demo.Produce(sec(0), alice, 1, "orders", 0, 100), // looped: the first
 		demo.Produce(sec(1), alice, 2, "orders", 0, 200),
@@ -305,12 +314,7 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 // restart, sarama may write a processor's later loop records while the
 // one before them failed. The rebuilt processor sends both again, in order.
 func TestDedupGraphDropsRequestsThatOvertake(t *testing.T) {
-	obs := &observed{n: map[string]int{}}
-	b := &dedup.Batcher{Rules: dedup.Rules{TTL: dedup.DefaultTTL}, Known: func(string) *schemas.ConnState { return nil }}
-	g := topology.DedupGraph(streams, dedup.Settings{
-		Cluster: cluster, Location: time.UTC, Log: discardLogger(), Observe: obs.observer(), Batcher: b,
-	})
-	gkt := run(t, nil, g)
+	gkt, obs, g := startDedupWith(t, dedup.Settings{Batcher: viewlessBatcher()})
 	loopTopic := g.LoopStream().Topic()
 	loop := gkt.NewQueueTracker(loopTopic)
 	kept := gkt.NewQueueTracker(string(streams.Requests))
