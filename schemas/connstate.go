@@ -42,8 +42,9 @@ type ConnState struct {
 	// connection reusing the id.
 	MaxCorrelationID int32 `json:"-"`
 	// LoopedPartition and LoopedOffset (source offset + 1, 0 for none)
-	// locate the latest looped request applied: what the next request's
-	// RequestLog.LoopPrev must name.
+	// locate the latest looped request applied; a request whose
+	// RequestLog.LoopPrev lies beyond it is dropped until its sender sends
+	// it again (dedup.Rules.Overtakes).
 	LoopedPartition int32 `json:"-"`
 	LoopedOffset    int64 `json:"-"`
 }

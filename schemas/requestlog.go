@@ -65,8 +65,9 @@ type RequestLog struct {
 	// LoopPrev chains a connection's requests on the loop topic: the
 	// SourceOffset+1 of the request of the same connection and source
 	// partition that the sending input instance looped before this one, 0
-	// if it knows none. The table owner drops a request whose predecessor
-	// it has not applied (see dedup.Rules.Overtakes).
+	// if it knows none. The table owner drops a request while it has
+	// applied neither that predecessor nor a later request from the same
+	// source partition (see dedup.Rules.Overtakes).
 	LoopPrev int64
 }
 

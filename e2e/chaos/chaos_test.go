@@ -583,7 +583,6 @@ func (c *cluster) stopAll() {
 	}
 }
 
-// dumpLogs prints the tail of each process's current log.
 // logCount counts s in the logs of every kaudit start.
 func (c *cluster) logCount(s string) int {
 	n := 0
@@ -600,6 +599,7 @@ func (c *cluster) logCount(s string) int {
 	return n
 }
 
+// dumpLogs prints the tail of each process's current log.
 func (c *cluster) dumpLogs() {
 	var b strings.Builder
 	for _, in := range c.kaudit {
