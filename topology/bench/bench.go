@@ -15,8 +15,11 @@ import (
 // default name and writes its default audit topic; the baseline copies the
 // raw topic under its own group, so both read the same data.
 const (
-	rawTopic      = "kafka-request-log"
-	auditTopic    = "confluent-audit-log-events"
+	rawTopic   = "kafka-request-log"
+	auditTopic = "confluent-audit-log-events"
+	// kaudit's loop and requests topics, read with Options.Hops.
+	loopTopic     = "kaudit-dedup-loop"
+	requestsTopic = "kaudit-requests"
 	copyTopic     = "bench-baseline-copy"
 	baselineGroup = "bench-baseline"
 	gokaTopic     = "bench-goka-copy"
@@ -37,6 +40,14 @@ type Options struct {
 	TableConnections int64
 	// LatencyFor is how long the latency phase offers load [40s].
 	LatencyFor time.Duration
+	// LatencyRate fixes the lines/s the latency phase offers [half of
+	// kaudit's steady rate, the figure]. A fixed rate compares
+	// builds whose throughput differs at the same load.
+	LatencyRate float64
+	// Hops splits the latency at kaudit's internal topics. The harness
+	// then reads those too, which costs the broker and it some CPU, so it
+	// is off by default and the headline figures compare with earlier runs.
+	Hops bool
 	// Seed of the workload [1].
 	Seed uint64
 	// WorkDir is where the run's temporary dir goes [os.TempDir()].
@@ -108,6 +119,9 @@ func (o *Options) Validate() error {
 	}
 	if o.TableConnections < 1000 {
 		errs = append(errs, fmt.Errorf("table connections: at least 1000, got %d", o.TableConnections))
+	}
+	if o.LatencyRate < 0 {
+		errs = append(errs, fmt.Errorf("latency rate: at least 0 (0: half of kaudit's rate), got %g", o.LatencyRate))
 	}
 	if o.LatencyFor < time.Second {
 		errs = append(errs, fmt.Errorf("latency duration: at least 1s, got %s", o.LatencyFor))
@@ -466,6 +480,10 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 		rate = r.res.KauditLinesPerS / 2
 	}
 	rate = max(rate, 100)
+	if r.o.LatencyRate > 0 {
+		rate = r.o.LatencyRate
+		r.res.note("latency: offered a fixed %.0f lines/s (--latency-rate), not half of kaudit's rate", rate)
+	}
 	cl, err := newProducer(addr, rawTopic, 0)
 	if err != nil {
 		return err
@@ -475,7 +493,17 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	if err != nil {
 		return err
 	}
-	reader, err := newLatencyReader(addr, auditTopic, from)
+	hopFrom := map[string]map[int32]int64{}
+	var through []string
+	if r.o.Hops {
+		through = []string{loopTopic, requestsTopic}
+		for _, t := range through {
+			if hopFrom[t], err = endOffsets(ctx, cl, t); err != nil {
+				return err
+			}
+		}
+	}
+	reader, err := newLatencyReader(addr, from, hopFrom)
 	if err != nil {
 		return err
 	}
@@ -494,7 +522,7 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	if err != nil {
 		return err
 	}
-	r.log.Info("latency: offering half of kaudit's rate", "lines_per_s", int64(rate), "for", r.o.LatencyFor)
+	r.log.Info("latency: offering load", "lines_per_s", int64(rate), "for", r.o.LatencyFor)
 	runtime.GC()
 	w := watchCPU(p.pid(), r.broker.pid(), os.Getpid())
 	start := time.Now()
@@ -551,6 +579,9 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	r.res.P50FirstQuarterMs, r.res.P50LastQuarterMs = Summarise(first).P50, Summarise(last).P50
 	if l.Samples == 0 {
 		return fmt.Errorf("no stamped audit records read from %s (%d records in all)", auditTopic, records)
+	}
+	if r.o.Hops {
+		r.res.LatencyHops = reader.hops(samples, through)
 	}
 	r.log.Info("latency done", "sent", sent, "records", records, "samples", l.Samples,
 		"p50_ms", round1(l.P50), "p99_ms", round1(l.P99), "p99_by_5s_ms", r.res.P99By5sMs, "max_ms", round1(l.Max), "backlog_at_stop", r.res.LatencyBacklogLines,

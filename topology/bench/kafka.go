@@ -199,22 +199,38 @@ type latencyReader struct {
 	samples []sample
 	records int64
 	last    time.Time // when the last record arrived
+	// created holds, for each hop topic read, when kaudit wrote each
+	// stamped line's record there (its CreateTime, set by kaudit's
+	// producer): the points between which a record's time is split.
+	created map[string]map[int64]time.Time
 }
 
-func newLatencyReader(brokers, topic string, from map[int32]int64) (*latencyReader, error) {
-	offs := map[int32]kgo.Offset{}
-	for p, o := range from {
-		offs[p] = kgo.NewOffset().At(o)
+// newLatencyReader reads the audit topic from the offsets in from, and
+// each of hops (internal topics whose records carry the client id) from
+// its offsets in hopFrom.
+func newLatencyReader(brokers string, from map[int32]int64, hopFrom map[string]map[int32]int64) (*latencyReader, error) {
+	at := func(from map[int32]int64) map[int32]kgo.Offset {
+		offs := map[int32]kgo.Offset{}
+		for p, o := range from {
+			offs[p] = kgo.NewOffset().At(o)
+		}
+		return offs
+	}
+	topics := map[string]map[int32]kgo.Offset{auditTopic: at(from)}
+	created := map[string]map[int64]time.Time{}
+	for t, from := range hopFrom {
+		topics[t] = at(from)
+		created[t] = map[int64]time.Time{}
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}),
+		kgo.ConsumePartitions(topics),
 		kgo.FetchMaxWait(50*time.Millisecond),
 	)
 	if err != nil {
 		return nil, err
 	}
-	return &latencyReader{cl: cl}, nil
+	return &latencyReader{cl: cl, created: created}, nil
 }
 
 // run polls until ctx is done.
@@ -224,21 +240,31 @@ func (r *latencyReader) run(ctx context.Context) {
 		now := time.Now()
 		r.mu.Lock()
 		fetches.EachRecord(func(rec *kgo.Record) {
+			if rec.Topic != auditTopic {
+				// The first record of a line counts: a replay is later.
+				if ns, ok := avroStampOf(rec.Value); ok {
+					if _, seen := r.created[rec.Topic][ns]; !seen {
+						r.created[rec.Topic][ns] = rec.Timestamp
+					}
+				}
+				return
+			}
 			r.records++
 			r.last = now
 			if ns, ok := stampOf(rec.Value); ok {
-				r.samples = append(r.samples, sample{sent: ns, ms: float64(now.UnixNano()-ns) / 1e6})
+				r.samples = append(r.samples, sample{sent: ns, ms: float64(now.UnixNano()-ns) / 1e6, created: rec.Timestamp, fetched: now})
 			}
 		})
 		r.mu.Unlock()
 	}
 }
 
-// sample is one timed record: when its line was sent (unix nanos) and how
-// long it took to come out.
+// sample is one timed record: when its line was sent (unix nanos), how
+// long it took to come out, when kaudit wrote it and when it was read.
 type sample struct {
-	sent int64
-	ms   float64
+	sent             int64
+	ms               float64
+	created, fetched time.Time
 }
 
 // snapshot returns the records read, the stamped ones' samples and when
@@ -247,6 +273,40 @@ func (r *latencyReader) snapshot() (int64, []sample, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.records, append([]sample(nil), r.samples...), r.last
+}
+
+// hops splits each sample's time at the points in through (hop topics in
+// the order a record passes them) and summarises each leg. A sample
+// counts only when every point is known and in order: a line whose
+// record was replayed, or whose repeat kaudit absorbed, is left out.
+func (r *latencyReader) hops(samples []sample, through []string) []Hop {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	legs := make([][]float64, len(through)+2)
+	for _, s := range samples {
+		points := []time.Time{time.Unix(0, s.sent)}
+		for _, t := range through {
+			at, ok := r.created[t][s.sent]
+			if !ok {
+				break
+			}
+			points = append(points, at)
+		}
+		if len(points) < len(through)+1 {
+			continue
+		}
+		points = append(points, s.created, s.fetched)
+		for i := range legs {
+			legs[i] = append(legs[i], float64(points[i+1].Sub(points[i]))/1e6)
+		}
+	}
+	names := append(append([]string{"sent"}, through...), auditTopic, "read")
+	out := make([]Hop, len(legs))
+	for i, ms := range legs {
+		l := Summarise(ms)
+		out[i] = Hop{From: names[i], To: names[i+1], Samples: l.Samples, P50Ms: round1(l.P50), P99Ms: round1(l.P99), MaxMs: round1(l.Max)}
+	}
+	return out
 }
 
 // rawProducer prepares a fresh broker (the cleaner backoff, then topics)

@@ -96,6 +96,10 @@ type Results struct {
 	// LatencyCores is the CPU each process used while load was offered,
 	// in cores.
 	LatencyCores Cores `json:"latency_cores"`
+	// LatencyHops (with Options.Hops) splits the timed records' latency
+	// at the points kaudit wrote them to its loop, requests and audit
+	// topics (each record's CreateTime), and where the harness read them.
+	LatencyHops []Hop `json:"latency_hops,omitempty"`
 
 	// The table phase, on a fresh broker: TableConnections new
 	// connections, one Produce each.
@@ -123,6 +127,16 @@ type Results struct {
 	BytesPerConnectionRecovered float64 `json:"bytes_per_connection_recovered"`
 
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Hop is one leg of the latency: from one point to the next.
+type Hop struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Samples int     `json:"samples"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
 }
 
 // Yardstick is what a goka yardstick measured.
@@ -217,6 +231,9 @@ func (r *Results) WriteTable(w io.Writer) error {
 	row("  p50 of lines sent in the first / last quarter", fmt.Sprintf("%.1f / %.1f ms", r.P50FirstQuarterMs, r.P50LastQuarterMs), "", false, false)
 	c := r.LatencyCores
 	row("  cores then: kaudit / broker / harness / others", fmt.Sprintf("%.2f / %.2f / %.2f / %.2f (%s lines behind at the end)", c.Kaudit, c.Broker, c.Harness, c.Others, count(r.LatencyBacklogLines)), "", false, false)
+	for _, h := range r.LatencyHops {
+		row(fmt.Sprintf("  %s -> %s, p50 / p99", h.From, h.To), fmt.Sprintf("%.1f / %.1f ms (max %.1f, %s records)", h.P50Ms, h.P99Ms, h.MaxMs, count(int64(h.Samples))), "", false, false)
+	}
 	row("CPU per million lines: kaudit (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.CPUSPerMillion, r.BrokerCPUSPerMillion), "", false, false)
 	row(fmt.Sprintf("  kaudit with its batches applied (%.1f s later)", r.SettleSeconds), fmt.Sprintf("%.1f s", r.CPUSPerMillionSettled), "", false, false)
 	row("  baseline copy (broker)", fmt.Sprintf("%.1f s (%.1f s)", r.BaselineCPUSPerMillion, r.BaselineBrokerCPUSPerMillion), "", false, false)

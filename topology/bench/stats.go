@@ -66,11 +66,23 @@ func appendStamp(b []byte, ns int64) []byte {
 // stampOf finds the send time in a request-log line or an audit record
 // (both carry the client id as "clientId":"...").
 func stampOf(b []byte) (int64, bool) {
-	i := bytes.Index(b, stampPrefix)
+	return stampAfter(b, stampPrefix)
+}
+
+// avroStampOf finds the send time in one of kaudit's Avro records, where
+// the client id is a plain string.
+func avroStampOf(b []byte) (int64, bool) {
+	return stampAfter(b, avroStampPrefix)
+}
+
+var avroStampPrefix = []byte("bench-")
+
+func stampAfter(b, prefix []byte) (int64, bool) {
+	i := bytes.Index(b, prefix)
 	if i < 0 {
 		return 0, false
 	}
-	b = b[i+len(stampPrefix):]
+	b = b[i+len(prefix):]
 	end := bytes.IndexByte(b, '-')
 	if end <= 0 {
 		return 0, false

@@ -6,7 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kaudit/kaudit/schemas"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -70,6 +72,38 @@ func TestStampOf(t *testing.T) {
 		_, ok := stampOf([]byte(bad))
 		require.False(t, ok, bad)
 	}
+}
+
+func TestAvroStampOf(t *testing.T) {
+	b, err := new(schemas.RequestLogCodec).Encode(&schemas.RequestLog{ClientID: "bench-1712000000123456789-producer-7", Connection: "c"})
+	require.NoError(t, err)
+	ns, ok := avroStampOf(b)
+	require.True(t, ok)
+	require.EqualValues(t, 1712000000123456789, ns)
+	b, err = new(schemas.RequestLogCodec).Encode(&schemas.RequestLog{ClientID: "producer-7", Connection: "c"})
+	require.NoError(t, err)
+	_, ok = avroStampOf(b)
+	require.False(t, ok)
+}
+
+// TestHops splits samples at the hop topics' CreateTimes; a sample that
+// misses a point is left out.
+func TestHops(t *testing.T) {
+	at := func(ms int64) time.Time { return time.Unix(0, ms*1e6) }
+	r := &latencyReader{created: map[string]map[int64]time.Time{
+		"loop":     {1e6: at(3), 2e6: at(5)},
+		"requests": {1e6: at(10)}, // line 2's record never got here
+	}}
+	hops := r.hops([]sample{
+		{sent: 1e6, created: at(30), fetched: at(31)},
+		{sent: 2e6, created: at(50), fetched: at(60)},
+	}, []string{"loop", "requests"})
+	require.Equal(t, []Hop{
+		{From: "sent", To: "loop", Samples: 1, P50Ms: 2, P99Ms: 2, MaxMs: 2},
+		{From: "loop", To: "requests", Samples: 1, P50Ms: 7, P99Ms: 7, MaxMs: 7},
+		{From: "requests", To: auditTopic, Samples: 1, P50Ms: 20, P99Ms: 20, MaxMs: 20},
+		{From: auditTopic, To: "read", Samples: 1, P50Ms: 1, P99Ms: 1, MaxMs: 1},
+	}, hops)
 }
 
 func TestParseMetrics(t *testing.T) {
@@ -153,4 +187,33 @@ func TestParseMachineBusy(t *testing.T) {
 	each, others, _ := w.cores()
 	require.Len(t, each, 1)
 	require.GreaterOrEqual(t, others, 0.0)
+}
+
+// Validate names each bad option.
+func TestOptionsValidate(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		set  func(*Options)
+		want string
+	}{
+		{"defaults", func(*Options) {}, ""},
+		{"few lines", func(o *Options) { o.Lines = 10 }, "lines: at least 1000"},
+		{"short latency phase", func(o *Options) { o.LatencyFor = time.Millisecond }, "latency duration"},
+		{"negative latency rate", func(o *Options) { o.LatencyRate = -1 }, "latency rate"},
+		{"no binary", func(o *Options) { o.Binary = t.TempDir() }, "not a file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Binary: exe}
+			require.NoError(t, o.setDefaults())
+			tc.set(&o)
+			err := o.Validate()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }
