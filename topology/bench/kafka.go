@@ -277,8 +277,7 @@ func (r *latencyReader) snapshot() (int64, []sample, time.Time) {
 
 // hops splits each sample's time at the points in through (hop topics in
 // the order a record passes them) and summarises each leg. A sample
-// counts only when every point is known and in order: a line whose
-// record was replayed, or whose repeat kaudit absorbed, is left out.
+// counts only when the harness read the line's record on every hop topic.
 func (r *latencyReader) hops(samples []sample, through []string) []Hop {
 	r.mu.Lock()
 	defer r.mu.Unlock()
