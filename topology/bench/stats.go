@@ -52,13 +52,17 @@ func Summarise(ms []float64) Latency {
 	return l
 }
 
-// stampPrefix starts the client id of a line whose send time the latency
+// stampMark starts the client id of a line whose send time the latency
 // phase measures: `bench-<unix nanos>-<the usual client id>`.
-var stampPrefix = []byte(`"clientId":"bench-`)
+const stampMark = "bench-"
+
+// stampPrefix finds it in JSON (lines, audit records), avroStampPrefix in
+// kaudit's Avro records, where the client id is a plain string.
+var stampPrefix, avroStampPrefix = []byte(`"clientId":"` + stampMark), []byte(stampMark)
 
 // appendStamp appends the client-id stamp for send time ns.
 func appendStamp(b []byte, ns int64) []byte {
-	b = append(b, "bench-"...)
+	b = append(b, stampMark...)
 	b = strconv.AppendInt(b, ns, 10)
 	return append(b, '-')
 }
@@ -69,13 +73,10 @@ func stampOf(b []byte) (int64, bool) {
 	return stampAfter(b, stampPrefix)
 }
 
-// avroStampOf finds the send time in one of kaudit's Avro records, where
-// the client id is a plain string.
+// avroStampOf finds the send time in one of kaudit's Avro records.
 func avroStampOf(b []byte) (int64, bool) {
 	return stampAfter(b, avroStampPrefix)
 }
-
-var avroStampPrefix = []byte("bench-")
 
 func stampAfter(b, prefix []byte) (int64, bool) {
 	i := bytes.Index(b, prefix)
