@@ -28,6 +28,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	workDir := fs.String("work-dir", "", "parent of the run's temporary dir (default: the system's)")
 	cleaner := fs.Duration("cleaner-backoff", time.Hour, "the broker's log.cleaner.backoff.ms: the embedded broker compacts in the goroutine that serves requests, so the default keeps compaction out of the run; 1s is what `kaudit broker` uses on its own")
 	timeout := fs.Duration("phase-timeout", 8*time.Minute, "bound on each waiting phase; one that runs out is reported as far as it got")
+	profileDir := fs.String("profile-dir", "", "write CPU profiles of kaudit's throughput run and latency phase, and an execution trace from the middle of that phase, here (kaudit then serves /debug/pprof)")
 	budget := fs.Duration("budget", 19*time.Minute, "bound on the whole run: each phase gets at most a share of what is left; negative for none")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,7 +39,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	res, runErr := bench.Run(ctx, bench.Options{
 		Binary: *bin, Lines: *lines, Connections: *conns, TableConnections: *table, LatencyFor: *latency, LatencyRate: *rate, Hops: *hops,
-		Seed: *seed, Keep: *keep, WorkDir: *workDir, CleanerBackoff: *cleaner, PhaseTimeout: *timeout, Budget: *budget, Log: log.With("component", "bench"),
+		Seed: *seed, Keep: *keep, WorkDir: *workDir, CleanerBackoff: *cleaner, PhaseTimeout: *timeout, Budget: *budget, ProfileDir: *profileDir, Log: log.With("component", "bench"),
 	})
 	if res == nil {
 		return runErr

@@ -66,6 +66,12 @@ type Options struct {
 	// PhaseTimeout bounds each waiting phase; a phase that runs out is
 	// reported with what it measured, and the run goes on [8m].
 	PhaseTimeout time.Duration
+	// ProfileDir, if set, gets Go profiles of kaudit, which then serves
+	// them (--pprof): throughput.cpu.pprof, the throughput run's first 30 s;
+	// latency.cpu.pprof, the whole latency phase; latency.trace, an
+	// execution trace of 5 s from the middle of that phase. Off by default:
+	// the figures of such a run carry the profilers' cost.
+	ProfileDir string
 	// Log gets progress, one line per step [discarded].
 	Log *slog.Logger
 }
@@ -172,6 +178,12 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, err
 	}
 	r := &run{o: o, log: o.Log, dir: dir, res: &Results{StartedAt: time.Now().UTC(), Machine: ReadMachine(), CleanerBackoffMs: o.CleanerBackoff.Milliseconds()}}
+	if o.ProfileDir != "" {
+		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+		r.res.note("kaudit was profiled (--profile-dir %s): its figures carry the profilers' cost", o.ProfileDir)
+	}
 	defer func() {
 		r.stopAll()
 		if o.Keep {
@@ -351,7 +363,11 @@ func (r *run) goka(ctx context.Context, addr string) error {
 // pipeline for the latency phase.
 func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	r.log.Info("kaudit: end to end over the preloaded workload")
-	p, err := startPipeline(r.o.Binary, "kaudit", filepath.Join(r.dir, "kaudit-throughput.log"), addr, filepath.Join(r.dir, "state-throughput"))
+	var pprof []string
+	if r.o.ProfileDir != "" {
+		pprof = []string{"--pprof"}
+	}
+	p, err := startPipeline(r.o.Binary, "kaudit", filepath.Join(r.dir, "kaudit-throughput.log"), addr, filepath.Join(r.dir, "state-throughput"), pprof...)
 	if err != nil {
 		return nil, err
 	}
@@ -359,10 +375,13 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	w := watchCPU(p.pid(), r.broker.pid(), os.Getpid())
 	n := r.o.Lines
 	var first time.Time
+	var prof *profiles // started at the first line
+	defer func() { prof.stop() }()
 	timeout := r.allot(0.45, r.o.PhaseTimeout)
 	c, err := r.waitCounts(ctx, p, timeout, func(c counters) bool {
 		if first.IsZero() && c.LinesIn > 0 {
 			first = time.Now()
+			prof = r.startProfiles(ctx, p, profileReq{endpoint: "profile", d: throughputProfileFor, file: "throughput.cpu.pprof"})
 		}
 		return c.caughtUp(n) && c.Kept > 0
 	})
@@ -413,6 +432,10 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 		"kaudit_cores", round1(each[0]), "broker_cores", round1(each[1]), "other_cores", round1(others))
 	if err == nil {
 		r.settle(ctx, p, n, end)
+	}
+	// Before the latency phase: kaudit takes one CPU profile at a time.
+	if err := prof.wait(); err != nil {
+		r.res.note("throughput: %v", err)
 	}
 	return p, nil
 }
@@ -525,6 +548,10 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	r.log.Info("latency: offering load", "lines_per_s", int64(rate), "for", r.o.LatencyFor)
 	runtime.GC()
 	w := watchCPU(p.pid(), r.broker.pid(), os.Getpid())
+	prof := r.startProfiles(ctx, p,
+		profileReq{endpoint: "profile", d: r.o.LatencyFor, file: "latency.cpu.pprof"},
+		profileReq{endpoint: "trace", after: max(r.o.LatencyFor/2-traceFor/2, 0), d: traceFor, file: "latency.trace"})
+	defer prof.stop()
 	start := time.Now()
 	sent, err := paced(ctx, newSender(cl, gen), rate, r.o.LatencyFor)
 	elapsed := time.Since(start)
@@ -549,6 +576,9 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 		if _, _, last := reader.snapshot(); !last.IsZero() && time.Since(last) > time.Second {
 			break
 		}
+	}
+	if err := prof.wait(); err != nil {
+		r.res.note("latency: %v", err)
 	}
 	records, samples, _ := reader.snapshot()
 	ms := make([]float64, len(samples))

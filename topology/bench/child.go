@@ -159,13 +159,14 @@ type pipeline struct {
 }
 
 // startPipeline starts `kaudit run` against brokers with state in
-// stateDir.
-func startPipeline(bin, name, logPath, brokers, stateDir string) (*pipeline, error) {
+// stateDir, and the extra flags.
+func startPipeline(bin, name, logPath, brokers, stateDir string, extra ...string) (*pipeline, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	c, err := startChild(name, bin, logPath, "run", "--brokers", brokers, "--state-dir", stateDir, "--http", addr, "--log-level", "warn")
+	args := append([]string{"run", "--brokers", brokers, "--state-dir", stateDir, "--http", addr, "--log-level", "warn"}, extra...)
+	c, err := startChild(name, bin, logPath, args...)
 	if err != nil {
 		return nil, err
 	}
