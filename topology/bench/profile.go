@@ -70,14 +70,16 @@ func (ps *profiles) stop() {
 	}
 }
 
-// fetchProfile takes one profile into path. The request has no timeout of
-// its own: the server ends it after q.d, and ctx ends it early.
+// fetchProfile takes one profile into path. The server ends the request
+// after q.d; the timeout only bounds a kaudit that stopped answering.
 func (p *pipeline) fetchProfile(ctx context.Context, q profileReq, path string) error {
 	select {
 	case <-time.After(q.after):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	ctx, cancel := context.WithTimeout(ctx, q.d+30*time.Second)
+	defer cancel()
 	url := fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", p.http, q.endpoint, max(int(q.d/time.Second), 1))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
