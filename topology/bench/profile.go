@@ -49,8 +49,8 @@ func (r *run) startProfiles(ctx context.Context, p *pipeline, reqs ...profileReq
 	return ps
 }
 
-// wait waits for every profile to be written; stop first gives up on
-// those still being taken. Both may be called more than once.
+// wait waits for every profile to be written. It and stop may be called
+// more than once, and on nil.
 func (ps *profiles) wait() error {
 	if ps == nil {
 		return nil
@@ -63,6 +63,8 @@ func (ps *profiles) wait() error {
 	return errors.Join(errs...)
 }
 
+// stop gives up on the profiles still being taken, for a phase that
+// failed, and waits for their goroutines to end.
 func (ps *profiles) stop() {
 	if ps != nil {
 		ps.cancel()
