@@ -512,21 +512,17 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 		return err
 	}
 	defer cl.Close()
-	from, err := endOffsets(ctx, cl, auditTopic)
-	if err != nil {
-		return err
-	}
-	hopFrom := map[string]map[int32]int64{}
 	var through []string
 	if r.o.Hops {
 		through = []string{loopTopic, requestsTopic}
-		for _, t := range through {
-			if hopFrom[t], err = endOffsets(ctx, cl, t); err != nil {
-				return err
-			}
+	}
+	from := map[string]map[int32]int64{}
+	for _, t := range append([]string{auditTopic}, through...) {
+		if from[t], err = endOffsets(ctx, cl, t); err != nil {
+			return err
 		}
 	}
-	reader, err := newLatencyReader(addr, from, hopFrom)
+	reader, err := newLatencyReader(addr, from)
 	if err != nil {
 		return err
 	}

@@ -205,22 +205,20 @@ type latencyReader struct {
 	created map[string]map[int64]time.Time
 }
 
-// newLatencyReader reads the audit topic from the offsets in from, and
-// each of hops (internal topics whose records carry the client id) from
-// its offsets in hopFrom.
-func newLatencyReader(brokers string, from map[int32]int64, hopFrom map[string]map[int32]int64) (*latencyReader, error) {
-	at := func(from map[int32]int64) map[int32]kgo.Offset {
-		offs := map[int32]kgo.Offset{}
-		for p, o := range from {
-			offs[p] = kgo.NewOffset().At(o)
-		}
-		return offs
-	}
-	topics := map[string]map[int32]kgo.Offset{auditTopic: at(from)}
+// newLatencyReader reads each topic in from (the audit topic, and any hop
+// topics: internal ones whose records carry the client id) from its
+// offsets there.
+func newLatencyReader(brokers string, from map[string]map[int32]int64) (*latencyReader, error) {
+	topics := map[string]map[int32]kgo.Offset{}
 	created := map[string]map[int64]time.Time{}
-	for t, from := range hopFrom {
-		topics[t] = at(from)
-		created[t] = map[int64]time.Time{}
+	for t, offsets := range from {
+		topics[t] = map[int32]kgo.Offset{}
+		for p, o := range offsets {
+			topics[t][p] = kgo.NewOffset().At(o)
+		}
+		if t != auditTopic {
+			created[t] = map[int64]time.Time{}
+		}
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers),
