@@ -251,7 +251,9 @@ func (r *Results) WriteTable(w io.Writer) error {
 		fmt.Sprintf("< %d s", targetRecoveryS), r.RecoveryS1M < targetRecoveryS, r.RecoveryS1M > 0)
 	row("  same, warm state dir", fmt.Sprintf("%.1f s", r.RecoveryWarmS1M), "", false, false)
 	row("RSS per tracked connection", fmt.Sprintf("%.0f B (%s -> %s)", r.BytesPerConnection, bytesIEC(r.RSSSmallBytes), bytesIEC(r.RSSLargeBytes)),
-		fmt.Sprintf("< %d B", targetBytesPerCon), r.BytesPerConnection < targetBytesPerCon, r.RSSLargeBytes > 0)
+		// A table too small to lift the RSS above its noise (a quick run's
+		// --table-connections) gives no figure, not a "met".
+		fmt.Sprintf("< %d B", targetBytesPerCon), r.BytesPerConnection < targetBytesPerCon, r.RSSLargeBytes > r.RSSSmallBytes)
 	row("  same, after recovery from empty state dir", fmt.Sprintf("%.0f B (%s -> %s)", r.BytesPerConnectionRecovered, bytesIEC(r.RSSEmptyBytes), bytesIEC(r.RSSRecoveredBytes)), "", false, false)
 	row("table fill, new-connection lines/s", count(int64(r.TableFillLinesPerS)), "", false, false)
 	if err := tw.Flush(); err != nil {

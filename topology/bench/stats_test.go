@@ -217,3 +217,33 @@ func TestOptionsValidate(t *testing.T) {
 		})
 	}
 }
+
+// The table's verdict on RSS per connection: a shrinking RSS (a table too
+// small to measure) is no figure, not a "met".
+func TestWriteTableBytesPerConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		small, large int64
+		perConn      float64
+		want         string
+	}{
+		{"met", 200 << 20, 340 << 20, 147, "met"},
+		{"missed", 200 << 20, 410 << 20, 220, "MISSED"},
+		{"shrank", 245 << 20, 233 << 20, -6228, "not measured"},
+		{"no table phase", 0, 0, 0, "not measured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Results{RSSSmallBytes: tc.small, RSSLargeBytes: tc.large, BytesPerConnection: tc.perConn}
+			var b strings.Builder
+			require.NoError(t, r.WriteTable(&b))
+			var row string
+			for l := range strings.Lines(b.String()) {
+				if strings.HasPrefix(l, "RSS per tracked connection") {
+					row = l
+				}
+			}
+			require.NotEmpty(t, row)
+			require.True(t, strings.HasSuffix(strings.TrimSpace(row), " "+tc.want), "verdict %q in %q", tc.want, row)
+		})
+	}
+}
