@@ -349,6 +349,15 @@ func (c *Config) location() *time.Location {
 	return loc
 }
 
+// fetchBytes is what a fetch asks per partition (sarama's default: 1 MiB).
+// A fetch holds each partition's batches decompressed until every message
+// in them is processed, and kaudit reads ~70 partitions: at 1 MiB these
+// buffers were 40% of the live heap while it caught up. 128 KiB cut the
+// peak RSS by a quarter, and CPU per line fell in 4 of 5 interleaved runs
+// (BENCHMARKS.md, fifteenth session). A larger batch still arrives:
+// sarama doubles the fetch for it.
+const fetchBytes = 128 << 10
+
 // SaramaConfig is the one place kaudit's sarama settings are made. Every
 // client gets its own copy (see builders), because goka's builders write
 // into the config they are given.
@@ -370,6 +379,7 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// quiet hop waits for a batch; goka's 100 ms put p50 at ~250 ms.
 	sc.Producer.Flush.Bytes = 256 << 10
 	sc.Producer.Flush.Frequency = 20 * time.Millisecond
+	sc.Consumer.Fetch.Default = fetchBytes
 	// Ride out a broker restart instead of failing emits: a failed emit
 	// fails the processor, and the rebuilt one reads the message again
 	// (commits.go keeps the commit behind it). Retries go on for minutes...
