@@ -375,12 +375,13 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	w := watchCPU(p.pid(), r.broker.pid(), os.Getpid())
 	n := r.o.Lines
 	var first time.Time
+	var atFirst int64  // lines read by then
 	var prof *profiles // started at the first line
 	defer func() { prof.stop() }()
 	timeout := r.allot(0.45, r.o.PhaseTimeout)
 	c, err := r.waitCounts(ctx, p, timeout, func(c counters) bool {
 		if first.IsZero() && c.LinesIn > 0 {
-			first = time.Now()
+			first, atFirst = time.Now(), c.LinesIn
 			prof = r.startProfiles(ctx, p, profileReq{endpoint: "profile", d: throughputProfileFor, file: "throughput.cpu.pprof"})
 		}
 		return c.caughtUp(n) && c.Kept > 0
@@ -402,9 +403,9 @@ func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	took := end.Sub(p.started)
 	r.res.KauditSeconds = took.Seconds()
 	r.res.KauditLinesPerS = float64(n) / took.Seconds()
-	if !first.IsZero() && end.After(first) {
+	if !first.IsZero() {
 		r.res.KauditStartupSeconds = first.Sub(p.started).Seconds()
-		r.res.KauditSteadyLinesPerS = float64(n) / end.Sub(first).Seconds()
+		r.res.KauditSteadyLinesPerS = steadyRate(n, atFirst, end.Sub(first))
 	}
 	if r.res.BaselineLinesPerS > 0 {
 		r.res.Ratio = r.res.KauditLinesPerS / r.res.BaselineLinesPerS

@@ -222,7 +222,11 @@ func (r *Results) WriteTable(w io.Writer) error {
 	row("trivial goka processor (table write + emit), lines/s", count(int64(r.GokaTrivial.LinesPerS)), "", false, false)
 	row("goka processor that only reads, lines/s", count(int64(r.GokaRead.LinesPerS)), "", false, false)
 	row("kaudit end to end, lines/s (from start)", count(int64(r.KauditLinesPerS)), "", false, false)
-	row("kaudit, lines/s after its first line", fmt.Sprintf("%s (start-up %.1f s)", count(int64(r.KauditSteadyLinesPerS)), r.KauditStartupSeconds), "", false, false)
+	steady := "not measured: every line was read by the first scrape"
+	if r.KauditSteadyLinesPerS > 0 {
+		steady = count(int64(r.KauditSteadyLinesPerS))
+	}
+	row("kaudit, lines/s after its first line", fmt.Sprintf("%s (start-up %.1f s)", steady, r.KauditStartupSeconds), "", false, false)
 	row("ratio kaudit/baseline", fmt.Sprintf("%.2f", r.Ratio), fmt.Sprintf(">= %.1f", targetRatio), r.Ratio >= targetRatio, r.BaselineLinesPerS > 0 && r.KauditLinesPerS > 0)
 	row("  ratio kaudit/trivial goka processor", fmt.Sprintf("%.2f", r.GokaRatio), "", false, false)
 	row(fmt.Sprintf("latency p50 / p99 at %s lines/s", count(int64(r.LatencyOfferedLinesPerS))),

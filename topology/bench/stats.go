@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Percentile is the p-th percentile (0..100) of sorted values, by linear
@@ -39,6 +40,18 @@ type Latency struct {
 	P90     float64 `json:"p90_ms"`
 	P99     float64 `json:"p99_ms"`
 	Max     float64 `json:"max_ms"`
+}
+
+// steadyRate is kaudit's rate after the first scrape that saw a line:
+// the lines read by then (atFirst) are left out, as their time is not in
+// d. It is 0 when every line was read by then, so that the latency phase
+// falls back to the rate from start instead of half of a rate that
+// divides a whole run by a few milliseconds.
+func steadyRate(n, atFirst int64, d time.Duration) float64 {
+	if n <= atFirst || d <= 0 {
+		return 0
+	}
+	return float64(n-atFirst) / d.Seconds()
 }
 
 // Summarise sorts ms in place and summarises it.

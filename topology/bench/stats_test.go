@@ -247,3 +247,20 @@ func TestWriteTableBytesPerConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestSteadyRate(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		n, atFirst int64
+		d          time.Duration
+		want       float64
+	}{
+		{"lines read by the first scrape are left out", 1_000_000, 4_000, 50 * time.Second, 19_920},
+		{"every line read by the first scrape", 1_000, 1_000, 3 * time.Millisecond, 0},
+		{"no time after the first scrape", 1_000, 10, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.InDelta(t, tc.want, steadyRate(tc.n, tc.atFirst, tc.d), 1e-9)
+		})
+	}
+}
