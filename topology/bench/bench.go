@@ -692,7 +692,7 @@ func (r *run) table(ctx context.Context) error {
 	p.stop(60 * time.Second)
 
 	// Warm: the state dir the table was built in.
-	d, _, err := r.recover(ctx, addr, "kaudit-warm", warm, r.allot(0.35, r.o.PhaseTimeout))
+	d, u, err := r.recover(ctx, addr, "kaudit-warm", warm, r.allot(0.35, r.o.PhaseTimeout))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -700,9 +700,13 @@ func (r *run) table(ctx context.Context) error {
 		r.res.note("warm recovery: %v", err)
 	} else {
 		r.res.RecoveryWarmS1M = d.Seconds()
+		r.res.RSSWarmBytes = u.RSS
+		if filled > 0 && r.res.RSSEmptyBytes > 0 {
+			r.res.BytesPerConnectionWarm = float64(u.RSS-r.res.RSSEmptyBytes) / float64(filled)
+		}
 	}
 	// Cold: an empty state dir; the table comes back from its changelog.
-	d, u, err := r.recover(ctx, addr, "kaudit-cold", filepath.Join(r.dir, "state-cold"), r.allot(0.9, r.o.PhaseTimeout))
+	d, u, err = r.recover(ctx, addr, "kaudit-cold", filepath.Join(r.dir, "state-cold"), r.allot(0.9, r.o.PhaseTimeout))
 	if err != nil {
 		return fmt.Errorf("recovery from an empty state dir: %w", err)
 	}
