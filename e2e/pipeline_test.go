@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -165,6 +167,56 @@ func TestBadLinesDeadLetteredAndKcat(t *testing.T) {
 		byMethod[ev.Data.MethodName] = ev.Data.Result.Status
 	}
 	require.Equal(t, map[string]string{"kafka.CreateTopics": "SUCCESS", "kafka.DeleteTopics": "FAILURE"}, byMethod)
+}
+
+// TestLargeLinesPassSmallFetches sends lines whose batches are larger than
+// what kaudit's consumers fetch per partition (128 KiB), through every hop:
+// an admin line with a 200 KB random error message (the raw, loop and
+// requests topics and the audit record all carry it) and a 200 KB line
+// that is not a request (dead-lettered). Random text keeps compression
+// from shrinking the batches under the fetch size.
+func TestLargeLinesPassSmallFetches(t *testing.T) {
+	skipShort(t)
+	b := startBroker(t)
+	cfg := topology.Defaults()
+	cfg.Brokers = b.Addrs()
+	startPipeline(t, cfg)
+
+	random := func() string {
+		buf := make([]byte, 150_000)
+		_, err := rand.Read(buf)
+		require.NoError(t, err)
+		return base64.StdEncoding.EncodeToString(buf) // 200 KB
+	}
+	message := random()
+	admin := conn(1, "User:ops-admin")
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, []string{
+		demo.CreateTopics(t0, admin, 1, "big", "", 36, message),
+		"not a request " + random(),
+		demo.CreateTopics(t0, admin, 2, "orders", "Nw3xxZwVRceQiMGFMmRgCg", 0, ""),
+	})
+
+	dead := consumeN(t, b, cfg.Topics.DeadLetter, 1, time.Second)
+	require.Len(t, dead, 1)
+	require.Greater(t, len(dead[0].Value), 200_000)
+	reason := ""
+	for _, h := range dead[0].Headers {
+		if h.Key == schemas.HeaderReason {
+			reason = string(h.Value)
+		}
+	}
+	require.Equal(t, schemas.ReasonNotRequest, reason)
+
+	// The two records are on different partitions, so in either order.
+	status := map[bool]string{} // whether the record holds the message -> status
+	for _, r := range consumeN(t, b, cfg.Topics.Audit, 2, time.Second) {
+		var ev struct {
+			Data schemas.AuditData `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &ev))
+		status[strings.Contains(string(r.Value), message)] = ev.Data.Result.Status
+	}
+	require.Equal(t, map[bool]string{true: "FAILURE", false: "SUCCESS"}, status, "the message arrives whole")
 }
 
 // TestSDKGoReceivesCloudEvents reads the audit topic with CloudEvents'

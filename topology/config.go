@@ -353,9 +353,11 @@ func (c *Config) location() *time.Location {
 // A fetch holds each partition's batches decompressed until every message
 // in them is processed, and kaudit reads ~70 partitions: at 1 MiB these
 // buffers were 40% of the live heap while it caught up. 128 KiB cut the
-// peak RSS by a quarter, and CPU per line fell in 4 of 5 interleaved runs
-// (BENCHMARKS.md, fifteenth session). A larger batch still arrives:
-// sarama doubles the fetch for it.
+// peak RSS by a quarter, and CPU per line fell in 6 of 8 interleaved runs
+// (BENCHMARKS.md, fifteenth session). A larger batch still arrives whole
+// when its partition is the first in a fetch's answer (KIP-74); sarama
+// lists partitions in random order, so each gets its turn (e2e
+// TestLargeLinesPassSmallFetches).
 const fetchBytes = 128 << 10
 
 // SaramaConfig is the one place kaudit's sarama settings are made. Every
