@@ -61,6 +61,17 @@ func httpConfig(b *embedded.Broker) topology.Config {
 	return cfg
 }
 
+// startDefault starts a broker and one kaudit instance with the default
+// config on it, both until the test ends.
+func startDefault(t *testing.T) (*embedded.Broker, topology.Config) {
+	t.Helper()
+	b := startBroker(t)
+	cfg := topology.Defaults()
+	cfg.Brokers = b.Addrs()
+	startPipeline(t, cfg)
+	return b, cfg
+}
+
 // startPipeline runs one kaudit instance until the test ends, and waits
 // until its topics exist.
 func startPipeline(t *testing.T, cfg topology.Config, opts ...topology.Option) *topology.Pipeline {

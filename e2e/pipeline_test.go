@@ -117,10 +117,7 @@ func TestScaleOutDedupPerConnection(t *testing.T) {
 func TestBadLinesDeadLetteredAndKcat(t *testing.T) {
 	skipShort(t)
 	kcat := requireKcat(t)
-	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	startPipeline(t, cfg)
+	b, cfg := startDefault(t)
 
 	admin := conn(1, "User:ops-admin")
 	lines := []string{
@@ -177,10 +174,7 @@ func TestBadLinesDeadLetteredAndKcat(t *testing.T) {
 // from shrinking the batches under the fetch size.
 func TestLargeLinesPassSmallFetches(t *testing.T) {
 	skipShort(t)
-	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	startPipeline(t, cfg)
+	b, cfg := startDefault(t)
 
 	random := func() string {
 		buf := make([]byte, 150_000)
@@ -223,10 +217,7 @@ func TestLargeLinesPassSmallFetches(t *testing.T) {
 // own Kafka binding, as a consumer of the audit log would.
 func TestSDKGoReceivesCloudEvents(t *testing.T) {
 	skipShort(t)
-	b := startBroker(t)
-	cfg := topology.Defaults()
-	cfg.Brokers = b.Addrs()
-	startPipeline(t, cfg)
+	b, cfg := startDefault(t)
 
 	c := conn(3, "User:sa-j2z32m")
 	mallory := conn(4, "User:mallory")
