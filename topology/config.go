@@ -354,10 +354,10 @@ func (c *Config) location() *time.Location {
 // in them is processed, and kaudit reads ~70 partitions: at 1 MiB these
 // buffers were 40% of the live heap while it caught up. 128 KiB cut the
 // peak RSS by a quarter, and CPU per line fell in 6 of 8 interleaved runs
-// (BENCHMARKS.md, fifteenth session). A larger batch still arrives whole
-// when its partition is the first in a fetch's answer (KIP-74); sarama
-// lists partitions in random order, so each gets its turn (e2e
-// TestLargeLinesPassSmallFetches).
+// (BENCHMARKS.md, fifteenth session). A larger batch still arrives: a
+// broker sends it whole when its partition is the first in the answer
+// (KIP-74; sarama lists partitions in random order), and sarama doubles
+// the fetch when one comes cut short (e2e TestLargeLinesPassSmallFetches).
 const fetchBytes = 128 << 10
 
 // SaramaConfig is the one place kaudit's sarama settings are made. Every
