@@ -31,6 +31,11 @@ type Config struct {
 	ClientID string `yaml:"client_id"`
 	// KafkaVersion is the protocol version sarama speaks (e.g. 3.6.0).
 	KafkaVersion string `yaml:"kafka_version"`
+	// FetchBytes is what each fetch asks per partition, as Kafka's
+	// max.partition.fetch.bytes (default 128 KiB); a larger batch still
+	// arrives. More suits brokers far away; it costs memory, as kaudit
+	// holds a fetch's batches per partition, for ~70 partitions.
+	FetchBytes int `yaml:"fetch_bytes"`
 	// HTTPAddr serves the query API and health endpoints; "" disables it.
 	HTTPAddr string `yaml:"http_addr"`
 	// HTTPToken, when set, is the bearer token the API and metrics require
@@ -191,6 +196,9 @@ func (c *Config) setDefaults() {
 	if c.Input.MaxLineBytes == 0 {
 		c.Input.MaxLineBytes = schemas.MaxLineBytes
 	}
+	if c.FetchBytes == 0 {
+		c.FetchBytes = defaultFetchBytes
+	}
 	if c.Dedup.TTL == 0 {
 		c.Dedup.TTL = dedup.DefaultTTL
 	}
@@ -228,6 +236,9 @@ func (c *Config) Validate() error {
 		bad("kafka_version", "%v", err)
 	} else if !v.IsAtLeast(sarama.V0_11_0_0) {
 		bad("kafka_version", "%s is older than 0.11.0, which the idempotent producer needs", c.KafkaVersion)
+	}
+	if c.FetchBytes < minFetchBytes || c.FetchBytes > maxFetchBytes {
+		bad("fetch_bytes", "must be between %d and %d, got %d", minFetchBytes, maxFetchBytes, c.FetchBytes)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -349,16 +360,21 @@ func (c *Config) location() *time.Location {
 	return loc
 }
 
-// fetchBytes is what a fetch asks per partition (sarama's default: 1 MiB).
-// A fetch holds each partition's batches decompressed until every message
-// in them is processed, and kaudit reads ~70 partitions: at 1 MiB these
-// buffers were 40% of the live heap while it caught up. 128 KiB cut the
-// peak RSS by a quarter, and CPU per line fell in 6 of 8 interleaved runs
+// defaultFetchBytes is fetch_bytes' default (sarama's is 1 MiB). A fetch
+// holds each partition's batches decompressed until every message in them
+// is processed, and kaudit reads ~70 partitions: at 1 MiB these buffers
+// were 40% of the live heap while it caught up. 128 KiB cut the peak RSS
+// by a quarter, and CPU per line fell in 6 of 8 interleaved runs
 // (BENCHMARKS.md, fifteenth session). A larger batch still arrives: a
 // broker sends it whole when its partition is the first in the answer
 // (KIP-74; sarama lists partitions in random order), and sarama doubles
 // the fetch when one comes cut short (e2e TestLargeLinesPassSmallFetches).
-const fetchBytes = 128 << 10
+// The bounds keep a fetch useful and its buffers within reason.
+const (
+	defaultFetchBytes = 128 << 10
+	minFetchBytes     = 1 << 10
+	maxFetchBytes     = 64 << 20
+)
 
 // SaramaConfig is the one place kaudit's sarama settings are made. Every
 // client gets its own copy (see builders), because goka's builders write
@@ -381,7 +397,7 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// quiet hop waits for a batch; goka's 100 ms put p50 at ~250 ms.
 	sc.Producer.Flush.Bytes = 256 << 10
 	sc.Producer.Flush.Frequency = 20 * time.Millisecond
-	sc.Consumer.Fetch.Default = fetchBytes
+	sc.Consumer.Fetch.Default = int32(c.FetchBytes)
 	// Ride out a broker restart instead of failing emits: a failed emit
 	// fails the processor, and the rebuilt one reads the message again
 	// (commits.go keeps the commit behind it). Retries go on for minutes...

@@ -19,6 +19,7 @@ func TestDefaults(t *testing.T) {
 		Brokers:      []string{"127.0.0.1:9092"},
 		ClientID:     "kaudit",
 		KafkaVersion: "3.6.0",
+		FetchBytes:   128 << 10,
 		LogTimeZone:  "UTC",
 		Cluster:      topology.ClusterConfig{ID: "kafka-cluster"},
 		Topics: topology.TopicsConfig{
@@ -63,6 +64,9 @@ func TestValidate(t *testing.T) {
 		{name: "kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "banana" }, fields: []string{"kafka_version"}},
 		{name: "empty kafka version", edit: func(c *topology.Config) { c.KafkaVersion = "" }, fields: []string{"kafka_version"}},
 		{name: "kafka version too old", edit: func(c *topology.Config) { c.KafkaVersion = "0.10.2.0" }, fields: []string{"kafka_version"}},
+		{name: "fetch bytes too small", edit: func(c *topology.Config) { c.FetchBytes = 512 }, fields: []string{"fetch_bytes"}, detail: "got 512"},
+		{name: "fetch bytes too large", edit: func(c *topology.Config) { c.FetchBytes = 1 << 30 }, fields: []string{"fetch_bytes"}},
+		{name: "fetch bytes at the bounds", edit: func(c *topology.Config) { c.FetchBytes = 1 << 10 }},
 		{name: "batch age above a quarter of the ttl", edit: func(c *topology.Config) { c.Dedup.BatchAge = 8 * time.Minute }, fields: []string{"dedup.batch_age"}},
 		{name: "batch age too short", edit: func(c *topology.Config) { c.Dedup.BatchAge = time.Millisecond }, fields: []string{"dedup.batch_age"}},
 		{name: "negative max batching", edit: func(c *topology.Config) { c.Dedup.MaxBatching = -1 }, fields: []string{"dedup.max_batching"}},
@@ -245,6 +249,7 @@ func TestLoadConfig(t *testing.T) {
 					Brokers:      []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 					ClientID:     "kaudit-prod",
 					KafkaVersion: "3.7.0",
+					FetchBytes:   1 << 20,
 					HTTPAddr:     "0.0.0.0:8080",
 					StateDir:     "/var/lib/kaudit",
 					LogTimeZone:  "Europe/Berlin",
@@ -312,6 +317,15 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 	require.Equal(t, defaults, topology.Defaults(), "Defaults must not be shared state")
+}
+
+// TestFetchBytesReachesSarama: every consumer kaudit makes is built from
+// SaramaConfig, so fetch_bytes is what each fetch asks per partition.
+func TestFetchBytesReachesSarama(t *testing.T) {
+	c := topology.Defaults()
+	require.EqualValues(t, 128<<10, c.SaramaConfig().Consumer.Fetch.Default)
+	c.FetchBytes = 1 << 20
+	require.EqualValues(t, 1<<20, c.SaramaConfig().Consumer.Fetch.Default)
 }
 
 func TestAudited(t *testing.T) {
