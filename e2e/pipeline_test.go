@@ -193,13 +193,7 @@ func TestLargeLinesPassSmallFetches(t *testing.T) {
 	dead := consumeN(t, b, cfg.Topics.DeadLetter, 1, time.Second)
 	require.Len(t, dead, 1)
 	require.Greater(t, len(dead[0].Value), 200_000)
-	reason := ""
-	for _, h := range dead[0].Headers {
-		if h.Key == schemas.HeaderReason {
-			reason = string(h.Value)
-		}
-	}
-	require.Equal(t, schemas.ReasonNotRequest, reason)
+	require.Equal(t, schemas.ReasonNotRequest, header(dead[0].Headers, schemas.HeaderReason))
 
 	// The two records are on different partitions, so in either order.
 	status := map[bool]string{} // whether the record holds the message -> status
