@@ -691,6 +691,15 @@ func (r *run) table(ctx context.Context) error {
 		"rss_small", r.res.RSSSmallBytes, "rss_large", r.res.RSSLargeBytes, "bytes_per_connection", int64(r.res.BytesPerConnection))
 	p.stop(60 * time.Second)
 
+	// A restarted instance's RSS above a just-started empty one, per
+	// connection of the table; 0 when either is unknown.
+	overEmpty := func(rss int64) float64 {
+		if filled == 0 || r.res.RSSEmptyBytes == 0 {
+			return 0
+		}
+		return float64(rss-r.res.RSSEmptyBytes) / float64(filled)
+	}
+
 	// Warm: the state dir the table was built in.
 	d, u, err := r.recover(ctx, addr, "kaudit-warm", warm, r.allot(0.35, r.o.PhaseTimeout))
 	if ctx.Err() != nil {
@@ -701,9 +710,7 @@ func (r *run) table(ctx context.Context) error {
 	} else {
 		r.res.RecoveryWarmS1M = d.Seconds()
 		r.res.RSSWarmBytes = u.RSS
-		if filled > 0 && r.res.RSSEmptyBytes > 0 {
-			r.res.BytesPerConnectionWarm = float64(u.RSS-r.res.RSSEmptyBytes) / float64(filled)
-		}
+		r.res.BytesPerConnectionWarm = overEmpty(u.RSS)
 	}
 	// Cold: an empty state dir; the table comes back from its changelog.
 	d, u, err = r.recover(ctx, addr, "kaudit-cold", filepath.Join(r.dir, "state-cold"), r.allot(0.9, r.o.PhaseTimeout))
@@ -712,9 +719,7 @@ func (r *run) table(ctx context.Context) error {
 	}
 	r.res.RecoveryS1M = d.Seconds()
 	r.res.RSSRecoveredBytes = u.RSS
-	if filled > 0 && r.res.RSSEmptyBytes > 0 {
-		r.res.BytesPerConnectionRecovered = float64(u.RSS-r.res.RSSEmptyBytes) / float64(filled)
-	}
+	r.res.BytesPerConnectionRecovered = overEmpty(u.RSS)
 	return nil
 }
 
