@@ -42,13 +42,15 @@ func (a Access) Empty() bool { return a.Produce == 0 && a.Fetch == 0 && a.Admin 
 // bounded however many principals or resources appear.
 func BoundAccess(m map[string]*Access, max int, overflow string) {
 	for len(m) > max {
-		oldest := ""
+		// One pass, holding the oldest entry itself: looking it up again
+		// per entry doubled the cost of every new key past the bound.
+		oldest, oldestKey := (*Access)(nil), ""
 		for k, a := range m {
-			if k != overflow && (oldest == "" || a.Last.Before(m[oldest].Last)) {
-				oldest = k
+			if k != overflow && (oldest == nil || a.Last.Before(oldest.Last)) {
+				oldest, oldestKey = a, k
 			}
 		}
-		if oldest == "" {
+		if oldest == nil {
 			return
 		}
 		o := m[overflow]
@@ -56,8 +58,8 @@ func BoundAccess(m map[string]*Access, max int, overflow string) {
 			o = &Access{}
 			m[overflow] = o
 		}
-		o.Add(*m[oldest])
-		delete(m, oldest)
+		o.Add(*oldest)
+		delete(m, oldestKey)
 	}
 }
 

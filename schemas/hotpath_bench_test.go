@@ -90,3 +90,25 @@ func BenchmarkClientIP(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAddAccessNewKeyAtBound is a provisioning principal's summary:
+// every CreateTopics names a new topic once the map is full, so each
+// delta folds the least recent resource into the overflow.
+func BenchmarkAddAccessNewKeyAtBound(b *testing.B) {
+	const max = 256
+	t0 := time.Date(2024, 10, 25, 9, 0, 0, 0, time.UTC)
+	m := map[string]*Access{}
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("TOPIC:prov.orders-%d", i)
+	}
+	i := 0
+	for b.Loop() {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		AddAccess(m, keys[i%len(keys)], Access{Admin: 1, First: at, Last: at}, max, "*")
+		i++
+	}
+	if len(m) > max {
+		b.Fatalf("%d entries, bound %d", len(m), max)
+	}
+}
