@@ -72,7 +72,7 @@ func TestOwnerDropsLoopRecordThatOvertook(t *testing.T) {
 	}
 	produce, fetch := loopRecord(lines[0], 12, 0), loopRecord(lines[1], 40, 13)
 	repeat, create := loopRecord(lines[2], 45, 41), loopRecord(lines[3], 60, 41)
-	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(p.Graphs()[0].LoopStream().Topic()), new(schemas.RequestLogCodec))
+	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(cfg.Topics.Rekeyed), new(schemas.RequestLogCodec))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, em.Finish()) }()
 	key := schemas.ConnKey(cfg.Cluster.ID, c.ID)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kaudit/kaudit/processors/dedup"
 	"github.com/kaudit/kaudit/processors/route"
 	"github.com/kaudit/kaudit/topology"
 	"github.com/kaudit/kaudit/topology/demo"
@@ -24,22 +24,37 @@ func TestStartupChecks(t *testing.T) {
 	skipShort(t)
 	for _, tc := range []struct {
 		name    string
-		prepare func(t *testing.T, adm *kadm.Client, cfg *topology.Config)
+		prepare func(t *testing.T, b *embedded.Broker, adm *kadm.Client, cfg *topology.Config)
 		wantErr []string
 	}{
-		{"table not compacted", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
+		{"table not compacted", func(t *testing.T, _ *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
 			_, err := adm.CreateTopic(context.Background(), 8, 1, map[string]*string{"cleanup.policy": ptr("delete")}, string(topology.DedupTable))
 			require.NoError(t, err)
 		}, []string{"topic kaudit-dedup-table has cleanup.policy=delete", "needs compact"}},
-		{"not co-partitioned", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
-			// The dedup group's loop must match its input; the audit group's
-			// only input (kaudit-requests) may have any count.
-			_, err := adm.CreateTopic(context.Background(), 3, 1, nil, topology.DedupGraph(cfg.Streams(), dedup.Settings{}).LoopStream().Topic())
+		{"not co-partitioned", func(t *testing.T, _ *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
+			// The dedup table must match the rekeyed stream; the raw topic
+			// and the audit group's only input (kaudit-requests) may have
+			// any count.
+			_, err := adm.CreateTopic(context.Background(), 3, 1, nil, cfg.Topics.Rekeyed)
 			require.NoError(t, err)
-			_, err = adm.CreateTopic(context.Background(), 8, 1, nil, cfg.Topics.Raw)
+			_, err = adm.CreateTopic(context.Background(), 8, 1, map[string]*string{"cleanup.policy": ptr("compact")}, string(topology.DedupTable))
 			require.NoError(t, err)
-		}, []string{"topic kaudit-dedup-loop has 3 partitions but must have 8, like kafka-request-log", "co-partitioned"}},
-		{"destination retention differs", func(t *testing.T, adm *kadm.Client, cfg *topology.Config) {
+		}, []string{"topic kaudit-dedup-table has 8 partitions but must have 3, like kaudit-rekeyed", "co-partitioned"}},
+		{"an older kaudit still reads the raw topic", func(t *testing.T, b *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
+			c := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7"}
+			at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
+			oldLayout(t, b, cfg, []string{demo.CreateTopics(at, c, 1, "orders", "", 0, "")}, demo.Produce(at, c, 2, "orders", 0, 100))
+			// A member of kaudit-dedup on the raw topic, as the earlier kaudit was.
+			old := newClient(t, b, kgo.ConsumerGroup(string(topology.DedupGroup)), kgo.ConsumeTopics(cfg.Topics.Raw))
+			require.Eventually(t, func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				defer cancel()
+				old.PollFetches(ctx)
+				gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
+				return err == nil && gs[string(topology.DedupGroup)].State == "Stable"
+			}, 30*time.Second, 100*time.Millisecond)
+		}, []string{"reads kafka-request-log: an older kaudit is still running", "stop every instance"}},
+		{"destination retention differs", func(t *testing.T, _ *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
 			cfg.Routing = route.Config{
 				Routes:       []route.OrderedRoute{{Name: "all", Topics: []string{"audit-short"}}},
 				Destinations: map[string]route.Destination{"audit-short": {RetentionMs: 3600000}},
@@ -53,7 +68,7 @@ func TestStartupChecks(t *testing.T) {
 			cfg := topology.Defaults()
 			cfg.Brokers = b.Addrs()
 			adm := kadm.NewClient(newClient(t, b))
-			tc.prepare(t, adm, &cfg)
+			tc.prepare(t, b, adm, &cfg)
 			p, err := topology.New(cfg, topology.WithLogger(testLogger(t)))
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -134,7 +134,10 @@ type ClusterConfig struct {
 // TopicsConfig names the topics kaudit reads and writes, and how it
 // creates the ones that are missing.
 type TopicsConfig struct {
-	Raw        string `yaml:"raw"`
+	Raw string `yaml:"raw"`
+	// Rekeyed carries parsed requests from the re-key group to the dedup
+	// table's owners, keyed by connection.
+	Rekeyed    string `yaml:"rekeyed"`
 	Requests   string `yaml:"requests"`
 	DeadLetter string `yaml:"dead_letter"`
 	// TopicIDs carries harvested topic ids to the catalog group.
@@ -150,9 +153,11 @@ type TopicsConfig struct {
 	AccessByPrincipal string `yaml:"access_by_principal"`
 	// Audit is the default destination of audit records.
 	Audit string `yaml:"audit"`
-	// Partitions is the partition count of topics kaudit creates. The
-	// internal loop and requests topics always get the raw topic's count,
-	// because goka needs every input of a group co-partitioned.
+	// Partitions is the partition count of topics kaudit creates. A
+	// group's other inputs and its table follow the count of its first
+	// input, or of its table if that exists, because goka needs a group's
+	// topics co-partitioned. The raw topic's count is free: the re-key
+	// group reads it alone.
 	Partitions int `yaml:"partitions"`
 	// Replication of created topics; -1 takes the broker default.
 	Replication int `yaml:"replication"`
@@ -179,6 +184,7 @@ func (c *Config) setDefaults() {
 	def(&c.LogTimeZone, "UTC")
 	def(&c.Cluster.ID, "kafka-cluster")
 	def(&c.Topics.Raw, "kafka-request-log")
+	def(&c.Topics.Rekeyed, "kaudit-rekeyed")
 	def(&c.Topics.Requests, "kaudit-requests")
 	def(&c.Topics.DeadLetter, "kaudit-dead-letter")
 	def(&c.Topics.TopicIDs, "kaudit-topic-ids")
@@ -254,14 +260,14 @@ func (c *Config) Validate() error {
 		bad("cluster.id", "must not be empty")
 	}
 	topics := map[string]string{
-		"topics.raw": c.Topics.Raw, "topics.requests": c.Topics.Requests,
+		"topics.raw": c.Topics.Raw, "topics.rekeyed": c.Topics.Rekeyed, "topics.requests": c.Topics.Requests,
 		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
 		"topics.topic_ids": c.Topics.TopicIDs, "topics.directory": c.Topics.Directory,
 		"topics.config": c.Topics.Config, "topics.access_by_topic": c.Topics.AccessByTopic,
 		"topics.access_by_principal": c.Topics.AccessByPrincipal,
 	}
 	seen := map[string]string{}
-	for _, field := range []string{"topics.raw", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config", "topics.access_by_topic", "topics.access_by_principal"} {
+	for _, field := range []string{"topics.raw", "topics.rekeyed", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config", "topics.access_by_topic", "topics.access_by_principal"} {
 		name := topics[field]
 		if err := validTopicName(name); err != nil {
 			bad(field, "%v", err)

@@ -24,6 +24,7 @@ func TestDefaults(t *testing.T) {
 		Cluster:      topology.ClusterConfig{ID: "kafka-cluster"},
 		Topics: topology.TopicsConfig{
 			Raw:               "kafka-request-log",
+			Rekeyed:           "kaudit-rekeyed",
 			Requests:          "kaudit-requests",
 			DeadLetter:        "kaudit-dead-letter",
 			TopicIDs:          "kaudit-topic-ids",
@@ -40,7 +41,7 @@ func TestDefaults(t *testing.T) {
 	}, c)
 	require.NoError(t, c.Validate())
 	require.Equal(t, topology.Streams{
-		Raw: "kafka-request-log", Requests: "kaudit-requests", DeadLetter: "kaudit-dead-letter",
+		Raw: "kafka-request-log", Rekeyed: "kaudit-rekeyed", Requests: "kaudit-requests", DeadLetter: "kaudit-dead-letter",
 		TopicIDs: "kaudit-topic-ids", Directory: "kaudit-principal-directory",
 		AccessByTopic: "kaudit-access-by-topic", AccessByPrincipal: "kaudit-access-by-principal",
 	}, c.Streams())
@@ -259,7 +260,7 @@ func TestLoadConfig(t *testing.T) {
 						Environment: "env-xyz", CloudCluster: "lkc-abc123",
 					},
 					Topics: topology.TopicsConfig{
-						Raw: "broker-request-log", Requests: "kaudit-prod-requests", DeadLetter: "kaudit-prod-dead-letter",
+						Raw: "broker-request-log", Rekeyed: "kaudit-prod-rekeyed", Requests: "kaudit-prod-requests", DeadLetter: "kaudit-prod-dead-letter",
 						TopicIDs: "kaudit-prod-topic-ids", Directory: "kaudit-prod-principals", Config: "kaudit-prod-config",
 						AccessByTopic: "kaudit-prod-access-by-topic", AccessByPrincipal: "kaudit-prod-access-by-principal",
 						Audit: "confluent-audit-log-events_prod", Partitions: 12, Replication: 3,

@@ -2,9 +2,9 @@
 // table and group, declares each goka group graph, and runs them with the
 // views and the HTTP server.
 //
-//	kafka-request-log ──► kaudit-dedup ──(loop, keyed by connection)──► kaudit-dedup
-//	 (raw lines, any key)   parse, re-key      kaudit-dedup-table: first Produce/Fetch
-//	                        │ bad lines                            │ kept requests
+//	kafka-request-log ──► kaudit-rekey ──► kaudit-rekeyed ──► kaudit-dedup
+//	 (raw lines, any key)   parse, re-key    (keyed by         kaudit-dedup-table: first Produce/Fetch
+//	                        │ bad lines       connection)                  │ kept requests
 //	                        ▼                                      ▼
 //	               kaudit-dead-letter ◄── kaudit-audit ◄──── kaudit-requests
 //	                                       enrich → CloudEvent → route

@@ -13,29 +13,45 @@ import (
 	"github.com/kaudit/kaudit/schemas"
 )
 
-// DedupGraph keeps, per connection, the first Produce and the first Fetch.
-// Shippers key raw lines by anything (usually nothing), so lines are parsed
-// and looped back keyed by cluster|connection: ctx.Value() is scoped to the
-// message key, and the loop puts every request of a connection on one
-// partition of the table.
-func DedupGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
-	out := st.dedupOutputs()
-	return goka.DefineGroup(DedupGroup,
-		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(out, s)), // unparsable -> DeadLetter
-		goka.Loop(new(schemas.RequestLogCodec), dedup.Collapse(out, s)),
-		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
+// RekeyGraph parses raw lines and re-keys them by cluster|connection onto
+// the rekeyed stream: shippers key raw lines by anything (usually nothing),
+// and ctx.Value() is scoped to the message key, so every request of a
+// connection must meet on one partition of the dedup table. Like a Kafka
+// Streams repartition topic, the stream starts a group of its own rather
+// than a goka loop: the raw topic's partition count stays the shipper's
+// choice, the parse and the table run in goroutines of their own (7% less
+// CPU per line, BENCHMARKS.md), and each group scales on its own.
+func RekeyGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
+	return goka.DefineGroup(RekeyGroup,
+		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(st.dedupOutputs(), s)), // unparsable -> DeadLetter
+		goka.Output(st.Rekeyed, new(schemas.RequestLogCodec)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
+	)
+}
+
+// DedupGraph keeps, per connection, the first Produce and the first Fetch.
+// With drainLoop it also reads kaudit-dedup-loop, where kaudit before the
+// re-key group sent requests, so that an upgrade loses none of those.
+func DedupGraph(st Streams, s dedup.Settings, drainLoop bool) *goka.GroupGraph {
+	out := st.dedupOutputs()
+	edges := []goka.Edge{
+		goka.Input(st.Rekeyed, new(schemas.RequestLogCodec), dedup.Collapse(out, s)),
+		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
 		goka.Output(st.AccessByTopic, new(schemas.TopicSummaryCodec)),
 		goka.Output(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
 		goka.Persist(new(schemas.ConnStateCodec)),
-	)
+	}
+	if drainLoop {
+		edges = append(edges, goka.Loop(new(schemas.RequestLogCodec), dedup.Collapse(out, s)))
+	}
+	return goka.DefineGroup(DedupGroup, edges...)
 }
 
 func (st Streams) dedupOutputs() dedup.Outputs {
 	return dedup.Outputs{
-		Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs,
+		Rekeyed: st.Rekeyed, Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs,
 		AccessByTopic: st.AccessByTopic, AccessByPrincipal: st.AccessByPrincipal,
 	}
 }

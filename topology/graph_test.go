@@ -117,22 +117,26 @@ func (o *observed) observer() dedup.Observer {
 	}
 }
 
-// startDedup runs topology.DedupGraph. audited nil audits Confluent
+// startDedup runs topology.RekeyGraph and DedupGraph. audited nil audits Confluent
 // Cloud's methods, as in production without audit.categories.
 func startDedup(t *testing.T, audited func(schemas.API) bool) (*tester.Tester, *observed) {
 	t.Helper()
-	gkt, obs, _ := startDedupWith(t, dedup.Settings{Audited: audited})
+	gkt, obs := startDedupWith(t, dedup.Settings{Audited: audited})
 	return gkt, obs
 }
 
-// startDedupWith runs topology.DedupGraph with s, completed with the
-// test cluster, UTC, a quiet logger and an observer, and returns the graph.
-func startDedupWith(t *testing.T, s dedup.Settings) (*tester.Tester, *observed, *goka.GroupGraph) {
+// startDedupWith runs topology.RekeyGraph and DedupGraph with s,
+// completed with the test cluster, UTC, a quiet logger and an observer.
+func startDedupWith(t *testing.T, s dedup.Settings) (*tester.Tester, *observed) {
 	t.Helper()
 	obs := &observed{n: map[string]int{}}
 	s.Cluster, s.Location, s.Log, s.Observe = cluster, time.UTC, discardLogger(), obs.observer()
-	g := topology.DedupGraph(streams, s)
-	return run(t, nil, g), obs, g
+	return run(t, nil, dedupGraphs(s)...), obs
+}
+
+// dedupGraphs are the two groups that take raw lines to the dedup table.
+func dedupGraphs(s dedup.Settings) []*goka.GroupGraph {
+	return []*goka.GroupGraph{topology.RekeyGraph(streams, s), topology.DedupGraph(streams, s, false)}
 }
 
 // viewlessBatcher batches only what Rekey itself looped: it has no view
@@ -275,7 +279,7 @@ func TestDedupGraphKeepsFirstProduceAndFetchPerConnection(t *testing.T) {
 // from here (Rekey tells the batcher), and the batch folds into her state.
 func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 	b := viewlessBatcher()
-	gkt, obs, g := startDedupWith(t, dedup.Settings{Batcher: b})
+	gkt, obs := startDedupWith(t, dedup.Settings{Batcher: b})
 	for i, l := range []string{
 		demo.Produce(sec(0), alice, 1, "orders", 0, 100), // looped: the first
 		demo.Produce(sec(1), alice, 2, "orders", 0, 200),
@@ -292,7 +296,7 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 
 	aliceKey := schemas.ConnKey(cluster, alice.ID)
 	for key, batch := range b.Due(true) { // as housekeeping sends them
-		gkt.Consume(g.LoopStream().Topic(), key, batch)
+		gkt.Consume(string(streams.Rekeyed), key, batch)
 	}
 	a, ok := gkt.TableValue(topology.DedupTable, aliceKey).(*schemas.ConnState)
 	require.True(t, ok)
@@ -302,7 +306,7 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 	// A batch of a connection the table does not hold (its first request's
 	// loop write was lost) is dropped: it must not make a state.
 	bobKey := schemas.ConnKey(cluster, bob.ID)
-	gkt.Consume(g.LoopStream().Topic(), bobKey, &schemas.RequestLog{
+	gkt.Consume(string(streams.Rekeyed), bobKey, &schemas.RequestLog{
 		Cluster: cluster, Connection: bob.ID, APIKey: -2, APIName: schemas.BatchAPI, Time: sec(5), CorrelationID: 9, BatchProduce: 3,
 	})
 	require.Nil(t, gkt.TableValue(topology.DedupTable, bobKey))
@@ -314,8 +318,8 @@ func TestDedupGraphBatchesRepeatsOfLoopedFirsts(t *testing.T) {
 // restart, sarama may write a processor's later loop records while the
 // one before them failed. The rebuilt processor sends both again, in order.
 func TestDedupGraphDropsRequestsThatOvertake(t *testing.T) {
-	gkt, obs, g := startDedupWith(t, dedup.Settings{Batcher: viewlessBatcher()})
-	loopTopic := g.LoopStream().Topic()
+	gkt, obs := startDedupWith(t, dedup.Settings{Batcher: viewlessBatcher()})
+	loopTopic := string(streams.Rekeyed)
 	loop := gkt.NewQueueTracker(loopTopic)
 	kept := gkt.NewQueueTracker(string(streams.Requests))
 
@@ -602,8 +606,7 @@ func TestDedupGraphClusterHeader(t *testing.T) {
 func TestDedupGraphLogTimeZone(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
-	g := topology.DedupGraph(streams, dedup.Settings{Cluster: cluster, Location: berlin, Log: discardLogger()})
-	gkt := run(t, nil, g)
+	gkt := run(t, nil, dedupGraphs(dedup.Settings{Cluster: cluster, Location: berlin, Log: discardLogger()})...)
 	kept := gkt.NewQueueTracker(string(streams.Requests))
 
 	// demo.Line writes the wall time of its argument (as UTC), which the
@@ -643,8 +646,8 @@ func TestCatalogGraph(t *testing.T) {
 // harvests reach the catalog table, and a Metadata response logged before
 // a deletion but read after it does not bring the topic back.
 func TestDedupFeedsCatalog(t *testing.T) {
-	dg := topology.DedupGraph(streams, dedup.Settings{Cluster: cluster, Location: time.UTC, Log: discardLogger()})
-	gkt := run(t, nil, dg, topology.CatalogGraph(streams))
+	gs := dedupGraphs(dedup.Settings{Cluster: cluster, Location: time.UTC, Log: discardLogger()})
+	gkt := run(t, nil, append(gs, topology.CatalogGraph(streams))...)
 	key := schemas.TopicKey(cluster, "Yc7mOg7bRMq1wJjVh2N1xQ")
 
 	rawLine(gkt, "", demo.CreateTopics(sec(0), alice, 1, "orders", "Yc7mOg7bRMq1wJjVh2N1xQ", 0, ""))
@@ -750,7 +753,7 @@ func TestDirectoryGraph(t *testing.T) {
 	}
 }
 
-// TestPipelineDedupGraph runs the dedup graph exactly as Pipeline.Graphs
+// TestPipelineDedupGraph runs the re-key and dedup graphs exactly as Pipeline.Graphs
 // wires it (config audit categories, metrics observer) and reads the
 // pipeline's metrics.
 func TestPipelineDedupGraph(t *testing.T) {
@@ -759,14 +762,14 @@ func TestPipelineDedupGraph(t *testing.T) {
 	cfg.Audit.Categories = []string{"describe"}
 	p, err := topology.New(cfg, topology.WithLogger(discardLogger()))
 	require.NoError(t, err)
-	var dg *goka.GroupGraph
+	var gs []*goka.GroupGraph
 	for _, g := range p.Graphs() {
-		if g.Group() == topology.DedupGroup {
-			dg = g
+		if g.Group() == topology.RekeyGroup || g.Group() == topology.DedupGroup {
+			gs = append(gs, g)
 		}
 	}
-	require.NotNil(t, dg)
-	gkt := run(t, nil, dg)
+	require.Len(t, gs, 2)
+	gkt := run(t, nil, gs...)
 	kept := gkt.NewQueueTracker(string(streams.Requests))
 
 	rawLine(gkt, "", demo.Produce(sec(0), alice, 1, "orders", 0, 10))

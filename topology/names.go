@@ -4,8 +4,11 @@ import "github.com/lovoo/goka"
 
 // Groups. Each is one goka.DefineGroup in graph.go.
 const (
-	// DedupGroup parses raw lines, re-keys them by connection through its
-	// loop topic, and collapses repeated Produce/Fetch in its table.
+	// RekeyGroup parses raw lines and re-keys them by connection onto the
+	// rekeyed stream, counting the repeats it can (dedup.Batcher).
+	RekeyGroup goka.Group = "kaudit-rekey"
+	// DedupGroup collapses repeated Produce/Fetch per connection in its
+	// table, reading the rekeyed stream.
 	DedupGroup goka.Group = "kaudit-dedup"
 	// AuditGroup turns kept requests into routed CloudEvent audit records.
 	AuditGroup goka.Group = "kaudit-audit"
@@ -37,6 +40,7 @@ var (
 // Streams are the configured topic names as goka streams.
 type Streams struct {
 	Raw        goka.Stream // request-log lines, any key
+	Rekeyed    goka.Stream // parsed requests, batches and expiry markers, keyed by connection
 	Requests   goka.Stream // kept requests, keyed by connection
 	DeadLetter goka.Stream // unusable input, with the reason in headers
 	TopicIDs   goka.Stream // harvested topic ids, keyed by cluster|topicId
@@ -50,6 +54,7 @@ type Streams struct {
 func (c *Config) Streams() Streams {
 	return Streams{
 		Raw:               goka.Stream(c.Topics.Raw),
+		Rekeyed:           goka.Stream(c.Topics.Rekeyed),
 		Requests:          goka.Stream(c.Topics.Requests),
 		DeadLetter:        goka.Stream(c.Topics.DeadLetter),
 		TopicIDs:          goka.Stream(c.Topics.TopicIDs),

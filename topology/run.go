@@ -48,6 +48,7 @@ type Pipeline struct {
 	recent    *recent
 	sweeper   *sweeper
 	batcher   *dedup.Batcher
+	drainLoop bool // DedupGraph reads kaudit-dedup-loop (upgrade)
 	deltas    *access.Buffer
 	live      liveViews
 }
@@ -115,14 +116,14 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	m := p.metrics
 	obs := m.dedupObserver()
 	obs.Seen = p.sweeper.seen
-	d := DedupGraph(st, dedup.Settings{
+	ds := dedup.Settings{
 		Rules:        p.sweeper.rules,
 		Batcher:      p.batcher,
 		Access:       p.deltas.Add,
 		MaxLineBytes: p.cfg.Input.MaxLineBytes,
 		Cluster:      p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
-	})
+	}
 	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
 		Cluster: p.cfg.enrichCluster(),
 		Lookups: p.lookups,
@@ -138,7 +139,7 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 		},
 		Failed: func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
 	})
-	return []*goka.GroupGraph{d, a, CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
+	return []*goka.GroupGraph{RekeyGraph(st, ds), DedupGraph(st, ds, p.drainLoop), a, CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
 }
 
 // lookups resolves topic ids through the catalog table and principals
@@ -169,6 +170,11 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 // (a goka processor cannot be Run twice) after a backoff, and the HTTP
 // server keeps answering, with 503 and /readyz false, in between.
 func (p *Pipeline) Run(ctx context.Context) error {
+	drain, err := upgrade(&p.cfg, p.log)
+	if err != nil {
+		return err
+	}
+	p.drainLoop = drain
 	graphs := p.Graphs()
 	plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...)
 	if err != nil {
@@ -294,7 +300,7 @@ func (p *Pipeline) runOnce(ctx context.Context, graphs []*goka.GroupGraph) error
 		err error
 	)
 	st := p.cfg.Streams()
-	em.loop, err = newEmitter(goka.Stream(graphs[0].LoopStream().Topic()), new(schemas.RequestLogCodec))
+	em.rekeyed, err = newEmitter(st.Rekeyed, new(schemas.RequestLogCodec))
 	if err == nil {
 		em.byTopic, err = newEmitter(st.AccessByTopic, new(schemas.TopicSummaryCodec))
 	}
@@ -370,12 +376,13 @@ func (l *liveViews) with(table goka.Table, f func(*goka.View) (any, error)) (any
 }
 
 // housekeepingEmitters write what housekeeping sends: batches and expire
-// markers to the loop, coalesced summaries to the access streams.
-type housekeepingEmitters struct{ loop, byTopic, byPrincipal *goka.Emitter }
+// markers to the rekeyed stream, where they keep their place behind the
+// requests of their connection, coalesced summaries to the access streams.
+type housekeepingEmitters struct{ rekeyed, byTopic, byPrincipal *goka.Emitter }
 
 // finish flushes and closes the emitters that were built.
 func (em housekeepingEmitters) finish(log *slog.Logger) {
-	for _, e := range []*goka.Emitter{em.loop, em.byTopic, em.byPrincipal} {
+	for _, e := range []*goka.Emitter{em.rekeyed, em.byTopic, em.byPrincipal} {
 		if e == nil {
 			continue
 		}
@@ -396,7 +403,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 	}
 	sendBatches := func(all bool) {
 		for key, rec := range p.batcher.Due(all) {
-			_, err := em.loop.Emit(key, rec)
+			_, err := em.rekeyed.Emit(key, rec)
 			lost("batch", key, err)
 		}
 	}
@@ -412,7 +419,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 		}
 	}
 	// Batches fall due spread out (dedup.Batcher.due); sending them ten
-	// times a second keeps each burst on the loop topic small, so the
+	// times a second keeps each burst on the rekeyed stream small, so the
 	// table owners do not queue the requests behind it.
 	batches := time.NewTicker(100 * time.Millisecond)
 	defer batches.Stop()
@@ -433,7 +440,7 @@ func (p *Pipeline) housekeeping(ctx context.Context, view *goka.View, em houseke
 			sendDeltas()
 		case <-sweep.C:
 			n, err := p.sweeper.sweepOnce(view, p.sweeper.now(), func(key string, marker *schemas.RequestLog) error {
-				return em.loop.EmitSync(key, marker)
+				return em.rekeyed.EmitSync(key, marker)
 			})
 			if err == nil { // else the view is recovering or stopping: next time
 				p.metrics.expiring.Add(float64(n))
@@ -680,9 +687,11 @@ func (p *Pipeline) processorOptions(g goka.Group, tr *tracker) []goka.ProcessorO
 		goka.WithLogger(p.gokaLogger(string(g))),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
 			p.metrics.rebalances.WithLabelValues(string(g)).Inc()
-			if g == DedupGroup {
-				p.sweeper.assigned(a)
+			switch g {
+			case RekeyGroup:
 				p.batcher.NewSession()
+			case DedupGroup:
+				p.sweeper.assigned(a)
 			}
 		}),
 	}

@@ -15,7 +15,7 @@ import (
 // timers and a table is written only by its group's callbacks, so the
 // sweeper scans this instance's partitions of the table (through the
 // query view) and sends an expire marker for each idle connection to the
-// group's loop topic; the callback then deletes the entry if it is still
+// rekeyed stream; the callback then deletes the entry if it is still
 // idle. Idleness is judged in stream time (the latest log time processed
 // here), not wall time, so replays and backfills evict alike.
 type sweeper struct {

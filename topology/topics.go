@@ -11,7 +11,7 @@ import (
 
 // TopicPlan is what EnsureTopics made sure of.
 type TopicPlan struct {
-	// Partitions of the raw topic, and so of every co-partitioned topic.
+	// Partitions of the dedup table, and so of the rekeyed stream.
 	Partitions int
 	// Replication used for topics kaudit created.
 	Replication int
@@ -27,10 +27,11 @@ type TopicConfigs map[string]map[string]string
 // ones that exist. goka creates only table topics, and it finds topics that
 // are not co-partitioned only when a rebalance fails, so this does both up
 // front with clear errors. Per group, the first input leads: it is created
-// with its configured partition count if absent, and the group's other
-// inputs, loop and table must have the same count. Outputs that no group
-// reads are created with topics.partitions. Tables, the directory and the
-// topic-id stream are compacted.
+// if absent, with the count of the group's table or loop if one exists
+// (an upgrade adds a lead to a kept table), else its configured count; the
+// group's other inputs, loop and table must have the lead's count. Outputs
+// that no group reads are created with topics.partitions. Tables, the
+// directory and the topic-id stream are compacted.
 func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (TopicPlan, error) {
 	sc := c.SaramaConfig()
 	admin, err := sarama.NewClusterAdmin(c.Brokers, sc)
@@ -98,24 +99,32 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 			continue
 		}
 		lead := inputs[0].Topic()
-		n, err := ensure(lead, c.partitionsFor(lead))
+		var state []string // the group's loop and table
+		for _, e := range []goka.Edge{g.LoopStream(), g.GroupTable()} {
+			if e != nil {
+				state = append(state, e.Topic())
+			}
+		}
+		want := c.partitionsFor(lead)
+		for _, name := range state {
+			if d, ok := existing[name]; ok {
+				want = int(d.NumPartitions)
+				break
+			}
+		}
+		n, err := ensure(lead, want)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if lead == c.Topics.Raw {
+		if g.Group() == DedupGroup {
 			plan.Partitions = n
 		}
-		copart := []string{}
+		var copart []string
 		for _, e := range inputs[1:] {
 			copart = append(copart, e.Topic())
 		}
-		for _, e := range []goka.Edge{g.LoopStream(), g.GroupTable()} {
-			if e != nil {
-				copart = append(copart, e.Topic())
-			}
-		}
-		for _, name := range copart {
+		for _, name := range append(copart, state...) {
 			got, err := ensure(name, n)
 			if err != nil {
 				errs = append(errs, err)

@@ -22,7 +22,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	table := fs.Int64("table-connections", 1_000_000, "new connections of the table-size and recovery phase")
 	latency := fs.Duration("latency-for", 40*time.Second, "how long the latency phase offers half load")
 	rate := fs.Float64("latency-rate", 0, "lines/s the latency phase offers (0: half of kaudit's rate; a fixed rate compares builds at the same load)")
-	hops := fs.Bool("latency-hops", false, "split the latency at kaudit's loop, requests and audit topics (the harness reads them too, so off by default)")
+	hops := fs.Bool("latency-hops", false, "split the latency at kaudit's rekeyed, requests and audit topics (the harness reads them too, so off by default)")
 	seed := fs.Uint64("seed", 1, "workload seed")
 	keep := fs.Bool("keep", false, "keep the work dir (logs, broker data, state) and print where it is")
 	workDir := fs.String("work-dir", "", "parent of the run's temporary dir (default: the system's)")

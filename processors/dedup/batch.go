@@ -270,7 +270,7 @@ func (b *Batcher) Chain(r *schemas.RequestLog, key string) int64 {
 	return prev
 }
 
-// NewSession restarts every loop chain: the dedup group's partitions were
+// NewSession restarts every loop chain: the raw topic's partitions were
 // assigned anew, so another instance may have looped requests in between.
 func (b *Batcher) NewSession() {
 	if b == nil {

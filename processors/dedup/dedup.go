@@ -18,6 +18,9 @@ import (
 
 // Outputs names the streams this group writes; topology supplies them.
 type Outputs struct {
+	// Rekeyed carries requests, batches and expiry markers to the table
+	// owners, keyed by connection.
+	Rekeyed    goka.Stream
 	Kept       goka.Stream // requests that become audit records, keyed by connection
 	DeadLetter goka.Stream // raw lines that could not be parsed
 	TopicIDs   goka.Stream // topic id -> name pairs seen in responses, keyed by cluster|id
@@ -100,9 +103,10 @@ func (s Settings) audited(api schemas.API) bool {
 	return s.Audited(api)
 }
 
-// Rekey parses a raw line and loops it back keyed by connection, so that
+// Rekey parses a raw line and sends it on keyed by connection, so that
 // every request of one connection meets the same table partition whatever
-// key the shipper used. Bad lines go to the dead-letter stream.
+// key the shipper used. Bad lines go to the dead-letter stream. "The loop"
+// below and in Batcher is that hop: the rekeyed stream, read by Collapse.
 func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 	return func(ctx goka.Context, msg any) {
 		raw, _ := msg.([]byte) // codec.Bytes always yields []byte
@@ -146,7 +150,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 		key := schemas.ConnKey(r.Cluster, r.Connection)
 		batch, absorbed := s.Batcher.absorb(r, key)
 		if batch != nil {
-			ctx.Loopback(key, batch)
+			ctx.Emit(out.Rekeyed, key, batch)
 		}
 		if absorbed {
 			call1(s.Observe.Suppressed, r.APIName)
@@ -154,7 +158,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		r.LoopPrev = s.Batcher.Chain(r, key)
-		ctx.Loopback(key, r)
+		ctx.Emit(out.Rekeyed, key, r)
 		s.Batcher.Looped(r, key)
 	}
 }

@@ -17,8 +17,8 @@ import (
 const (
 	rawTopic   = "kafka-request-log"
 	auditTopic = "confluent-audit-log-events"
-	// kaudit's loop and requests topics, read with Options.Hops.
-	loopTopic     = "kaudit-dedup-loop"
+	// kaudit's rekeyed and requests topics, read with Options.Hops.
+	rekeyedTopic  = "kaudit-rekeyed"
 	requestsTopic = "kaudit-requests"
 	copyTopic     = "bench-baseline-copy"
 	baselineGroup = "bench-baseline"
@@ -515,7 +515,7 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	defer cl.Close()
 	var through []string
 	if r.o.Hops {
-		through = []string{loopTopic, requestsTopic}
+		through = []string{rekeyedTopic, requestsTopic}
 	}
 	from := map[string]map[int32]int64{}
 	for _, t := range append([]string{auditTopic}, through...) {

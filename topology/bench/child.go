@@ -237,7 +237,7 @@ type counters struct {
 }
 
 // caughtUp reports whether kaudit has read n lines, settled every one it
-// parsed (lines on the loop topic are neither yet), and the audit group
+// parsed (lines on the rekeyed stream are neither yet), and the audit group
 // has read every request the dedup group kept.
 func (c counters) caughtUp(n int64) bool {
 	return c.LinesIn >= n && c.Kept+c.Suppressed+c.NotAudited >= c.Parsed && c.Audited >= c.Kept

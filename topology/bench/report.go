@@ -97,7 +97,7 @@ type Results struct {
 	// in cores.
 	LatencyCores Cores `json:"latency_cores"`
 	// LatencyHops (with Options.Hops) splits the timed records' latency
-	// at the points kaudit wrote them to its loop, requests and audit
+	// at the points kaudit wrote them to its rekeyed, requests and audit
 	// topics (each record's CreateTime), and where the harness read them.
 	LatencyHops []Hop `json:"latency_hops,omitempty"`
 

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kaudit/kaudit/schemas"
+	"github.com/kaudit/kaudit/topology"
+	"github.com/kaudit/kaudit/topology/demo"
+	"github.com/kaudit/kaudit/topology/embedded"
+)
+
+// legacyLoop is the topic through which kaudit's dedup group sent
+// requests to its table before the re-key group.
+const legacyLoop = "kaudit-dedup-loop"
+
+// oldLayout leaves the broker as an earlier kaudit would have: group
+// kaudit-dedup has read the lines in done from the raw topic and
+// committed, and the request in the line looped is still unread on its
+// loop topic. Both topics have 3 partitions, not topics.partitions (8):
+// the old loop took the raw topic's count.
+func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []string, looped string) {
+	t.Helper()
+	ctx := context.Background()
+	adm := kadm.NewClient(newClient(t, b))
+	_, err := adm.CreateTopic(ctx, 3, 1, nil, cfg.Topics.Raw)
+	require.NoError(t, err)
+	_, err = adm.CreateTopic(ctx, 3, 1, nil, legacyLoop)
+	require.NoError(t, err)
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, done)
+	ends, err := adm.ListEndOffsets(ctx, cfg.Topics.Raw)
+	require.NoError(t, err)
+	var offs kadm.Offsets
+	ends.Each(func(o kadm.ListedOffset) { offs.AddOffset(o.Topic, o.Partition, o.Offset, -1) })
+	resp, err := adm.CommitOffsets(ctx, string(topology.DedupGroup), offs)
+	require.NoError(t, err)
+	require.NoError(t, resp.Error())
+
+	r, err := schemas.ParseLine([]byte(looped), schemas.ParseOptions{Cluster: cfg.Cluster.ID, Location: time.UTC})
+	require.NoError(t, err)
+	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(legacyLoop), new(schemas.RequestLogCodec))
+	require.NoError(t, err)
+	require.NoError(t, em.EmitSync(schemas.ConnKey(r.Cluster, r.Connection), r))
+	require.NoError(t, em.Finish())
+}
+
+// TestUpgradeFromLoopLayout starts kaudit where an earlier one stopped.
+// kaudit must apply the request left on the loop topic, read the raw topic
+// from where kaudit-dedup stopped rather than from its start, drop
+// kaudit-dedup's raw offsets, and give the rekeyed stream and the table
+// the old loop's partition count, which the loop must share with them.
+func TestUpgradeFromLoopLayout(t *testing.T) {
+	skipShort(t)
+	b := startBroker(t)
+	cfg := httpConfig(b)
+	c := newClient(t, b)
+	adm := kadm.NewClient(c)
+
+	alice := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7",
+		ClientID: "client-33", Software: "apache-kafka-java/3.8.0"}
+	bob := demo.Conn{ID: demo.ConnID("10.0.0.12", 9094, "10.1.60.167", 40022, 2), Principal: "User:billing",
+		ClientID: "client-9", Software: "librdkafka/2.5.0"}
+	at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
+	var done []string
+	for i := range 6 { // audited by the earlier kaudit: no record again
+		done = append(done, demo.CreateTopics(at.Add(time.Duration(i)*time.Second), alice, int32(1+i), fmt.Sprintf("old-%d", i), "", 0, ""))
+	}
+	oldLayout(t, b, &cfg, done, demo.Produce(at.Add(10*time.Second), bob, 2, "orders", 0, 100))
+
+	startPipeline(t, cfg)
+	produceLines(t, c, cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(20*time.Second), alice, 9, "payments", "", 0, "")})
+
+	var got []string
+	for _, r := range consumeN(t, b, cfg.Topics.Audit, 2, 3*time.Second) {
+		var ev struct {
+			Data struct{ MethodName, ResourceName string }
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &ev))
+		got = append(got, ev.Data.MethodName+" "+ev.Data.ResourceName)
+	}
+	crn := "crn:///kafka=" + cfg.Cluster.ID + "/topic="
+	require.ElementsMatch(t, []string{"kafka.Produce " + crn + "orders", "kafka.CreateTopics " + crn + "payments"}, got)
+
+	ctx := context.Background()
+	td, err := adm.ListTopics(ctx, cfg.Topics.Rekeyed, string(topology.DedupTable))
+	require.NoError(t, err)
+	require.Len(t, td, 2)
+	for _, d := range td {
+		require.Len(t, d.Partitions, 3, d.Topic)
+	}
+	dedupOffsets, err := adm.FetchOffsets(ctx, string(topology.DedupGroup))
+	require.NoError(t, err)
+	_, ok := dedupOffsets.Offsets()[cfg.Topics.Raw]
+	require.False(t, ok, "kaudit-dedup's raw offsets are dropped")
+	rekey, err := adm.FetchOffsets(ctx, string(topology.RekeyGroup))
+	require.NoError(t, err)
+	var read int64
+	for _, o := range rekey.Offsets()[cfg.Topics.Raw] {
+		read += o.At
+	}
+	require.EqualValues(t, len(done)+1, read, "the re-key group went on from kaudit-dedup's offsets")
+}

@@ -1,0 +1,149 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/IBM/sarama"
+)
+
+// legacyLoop is the dedup group's goka loop topic. Before the re-key group
+// existed, kaudit-dedup read the raw topic itself and sent requests to its
+// table through this topic; kaudit no longer writes it.
+var legacyLoop = string(DedupGroup) + "-loop"
+
+// upgrade carries a deployment from the dedup group that read the raw
+// topic over to the re-key group. It reports whether the legacy loop topic
+// exists, so that the dedup group drains it: requests still on it are
+// applied, not lost. And it hands kaudit-dedup's committed raw offsets to
+// kaudit-rekey, which has none yet, so that the new group neither reads the
+// raw topic again from its start nor skips lines.
+//
+// It refuses to go on while a member of kaudit-dedup still reads the raw
+// topic: an older kaudit that is still running would share the lines
+// with the new group. Stop every old instance first; replays of the lines
+// since the last commit are what the record ids are built for.
+func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
+	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
+	if err != nil {
+		return false, fmt.Errorf("connect to %v: %w", c.Brokers, err)
+	}
+	defer client.Close()
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		return false, fmt.Errorf("connect to %v: %w", c.Brokers, err)
+	}
+	// The admin uses the client, whose Close above ends both.
+	topics, err := admin.ListTopics()
+	if err != nil {
+		return false, fmt.Errorf("list topics: %w", err)
+	}
+	if _, ok := topics[legacyLoop]; !ok {
+		return false, nil // never ran the old layout
+	}
+	log.Info("draining the loop topic of an earlier kaudit; delete it while kaudit is stopped once group "+
+		string(DedupGroup)+" has no lag on it", "topic", legacyLoop)
+	raw := c.Topics.Raw
+	if _, ok := topics[raw]; !ok {
+		return true, nil
+	}
+	parts, err := client.Partitions(raw)
+	if err != nil {
+		return true, fmt.Errorf("partitions of %s: %w", raw, err)
+	}
+	offsets := func(g string) (map[int32]int64, error) {
+		out := map[int32]int64{}
+		r, err := admin.ListConsumerGroupOffsets(g, map[string][]int32{raw: parts})
+		if err == nil && r.Err != sarama.ErrNoError {
+			err = r.Err
+		}
+		if errors.Is(err, sarama.ErrGroupIDNotFound) {
+			return out, nil // Kafka answers -1 offsets, some brokers (kfake) this
+		}
+		if err != nil {
+			return nil, fmt.Errorf("committed offsets of group %s: %w", g, err)
+		}
+		for p, b := range r.Blocks[raw] {
+			if b.Err != sarama.ErrNoError {
+				return nil, fmt.Errorf("committed offset of group %s on %s/%d: %w", g, raw, p, b.Err)
+			}
+			if b.Offset >= 0 {
+				out[p] = b.Offset
+			}
+		}
+		return out, nil
+	}
+	have, err := offsets(string(RekeyGroup))
+	if err != nil || len(have) > 0 {
+		return true, err // carried over already
+	}
+	old, err := offsets(string(DedupGroup))
+	if err != nil || len(old) == 0 {
+		return true, err
+	}
+	if err := oldMembers(admin, raw); err != nil {
+		return true, err
+	}
+	if err := commitOffsets(client, string(RekeyGroup), raw, old); err != nil {
+		return true, err
+	}
+	log.Info("carried the raw topic's committed offsets over to the re-key group",
+		"from", DedupGroup, "to", RekeyGroup, "topic", raw, "partitions", len(old))
+	// Stale offsets would show kaudit-dedup lagging on the raw topic.
+	for p := range old {
+		if err := admin.DeleteConsumerGroupOffset(string(DedupGroup), raw, p); err != nil {
+			log.Warn("could not delete an old committed offset; it expires with the broker's offsets.retention.minutes",
+				"group", DedupGroup, "topic", raw, "partition", p, "err", err)
+		}
+	}
+	return true, nil
+}
+
+// oldMembers fails if a member of the dedup group subscribes to the raw
+// topic, as kaudit did before the re-key group.
+func oldMembers(admin sarama.ClusterAdmin, raw string) error {
+	groups, err := admin.DescribeConsumerGroups([]string{string(DedupGroup)})
+	if err != nil {
+		return fmt.Errorf("describe group %s: %w", DedupGroup, err)
+	}
+	for _, g := range groups {
+		for id, m := range g.Members {
+			md, err := m.GetMemberMetadata()
+			if err != nil || md == nil {
+				continue // not a consumer's subscription
+			}
+			if slices.Contains(md.Topics, raw) {
+				return fmt.Errorf("group %s has a member (%s, %s) that reads %s: an older kaudit is still running; "+
+					"stop every instance of it before starting this version", DedupGroup, id, m.ClientHost, raw)
+			}
+		}
+	}
+	return nil
+}
+
+// commitOffsets commits offsets for a group that has no members, as
+// kafka-consumer-groups --reset-offsets does (generation -1). sarama's
+// admin has no call for it.
+func commitOffsets(client sarama.Client, group, topic string, offsets map[int32]int64) error {
+	broker, err := client.Coordinator(group)
+	if err != nil {
+		return fmt.Errorf("coordinator of group %s: %w", group, err)
+	}
+	req := &sarama.OffsetCommitRequest{Version: 2, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1}
+	for p, o := range offsets {
+		req.AddBlock(topic, p, o, 0, "")
+	}
+	resp, err := broker.CommitOffset(req)
+	if err != nil {
+		return fmt.Errorf("commit offsets of group %s: %w", group, err)
+	}
+	var errs []error
+	for p, kerr := range resp.Errors[topic] {
+		if kerr != sarama.ErrNoError {
+			errs = append(errs, fmt.Errorf("commit offset of group %s on %s/%d: %w", group, topic, p, kerr))
+		}
+	}
+	return errors.Join(errs...)
+}
