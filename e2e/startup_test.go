@@ -43,7 +43,7 @@ func TestStartupChecks(t *testing.T) {
 		{"an older kaudit still reads the raw topic", func(t *testing.T, b *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
 			c := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7"}
 			at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
-			oldLayout(t, b, cfg, []string{demo.CreateTopics(at, c, 1, "orders", "", 0, "")}, demo.Produce(at, c, 2, "orders", 0, 100))
+			oldLayout(t, b, cfg, []string{demo.CreateTopics(at, c, 1, "orders", "", 0, "")}, demo.Produce(at, c, 2, "orders", 0, 100), nil)
 			// A member of kaudit-dedup on the raw topic, as the earlier kaudit was.
 			old := newClient(t, b, kgo.ConsumerGroup(string(topology.DedupGroup)), kgo.ConsumeTopics(cfg.Topics.Raw))
 			require.Eventually(t, func() bool {

@@ -25,8 +25,9 @@ const legacyLoop = "kaudit-dedup-loop"
 // kaudit-dedup has read the lines in done from the raw topic and
 // committed, and the request in the line looped is still unread on its
 // loop topic. Both topics have 3 partitions, not topics.partitions (8):
-// the old loop took the raw topic's count.
-func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []string, looped string) {
+// the old loop took the raw topic's count. rekeyAt, if set, commits
+// offsets for kaudit-rekey too, from kaudit-dedup's.
+func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []string, looped string, rekeyAt func(int64) int64) {
 	t.Helper()
 	ctx := context.Background()
 	adm := kadm.NewClient(newClient(t, b))
@@ -37,11 +38,17 @@ func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []st
 	produceLines(t, newClient(t, b), cfg.Topics.Raw, done)
 	ends, err := adm.ListEndOffsets(ctx, cfg.Topics.Raw)
 	require.NoError(t, err)
-	var offs kadm.Offsets
-	ends.Each(func(o kadm.ListedOffset) { offs.AddOffset(o.Topic, o.Partition, o.Offset, -1) })
-	resp, err := adm.CommitOffsets(ctx, string(topology.DedupGroup), offs)
-	require.NoError(t, err)
-	require.NoError(t, resp.Error())
+	commit := func(g goka.Group, at func(int64) int64) {
+		var offs kadm.Offsets
+		ends.Each(func(o kadm.ListedOffset) { offs.AddOffset(o.Topic, o.Partition, at(o.Offset), -1) })
+		resp, err := adm.CommitOffsets(ctx, string(g), offs)
+		require.NoError(t, err)
+		require.NoError(t, resp.Error())
+	}
+	commit(topology.DedupGroup, func(o int64) int64 { return o })
+	if rekeyAt != nil {
+		commit(topology.RekeyGroup, rekeyAt)
+	}
 
 	r, err := schemas.ParseLine([]byte(looped), schemas.ParseOptions{Cluster: cfg.Cluster.ID, Location: time.UTC})
 	require.NoError(t, err)
@@ -56,8 +63,24 @@ func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []st
 // from where kaudit-dedup stopped rather than from its start, drop
 // kaudit-dedup's raw offsets, and give the rekeyed stream and the table
 // the old loop's partition count, which the loop must share with them.
+// The same must come of a start after one that stopped between carrying
+// the offsets over and deleting them, and of one after going back to the
+// older kaudit for a while (kaudit-rekey's offsets behind).
 func TestUpgradeFromLoopLayout(t *testing.T) {
 	skipShort(t)
+	for _, tc := range []struct {
+		name    string
+		rekeyAt func(int64) int64
+	}{
+		{"first start", nil},
+		{"offsets carried over, not deleted", func(o int64) int64 { return o }},
+		{"back from the older kaudit", func(int64) int64 { return 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testUpgrade(t, tc.rekeyAt) })
+	}
+}
+
+func testUpgrade(t *testing.T, rekeyAt func(int64) int64) {
 	b := startBroker(t)
 	cfg := httpConfig(b)
 	c := newClient(t, b)
@@ -72,7 +95,7 @@ func TestUpgradeFromLoopLayout(t *testing.T) {
 	for i := range 6 { // audited by the earlier kaudit: no record again
 		done = append(done, demo.CreateTopics(at.Add(time.Duration(i)*time.Second), alice, int32(1+i), fmt.Sprintf("old-%d", i), "", 0, ""))
 	}
-	oldLayout(t, b, &cfg, done, demo.Produce(at.Add(10*time.Second), bob, 2, "orders", 0, 100))
+	oldLayout(t, b, &cfg, done, demo.Produce(at.Add(10*time.Second), bob, 2, "orders", 0, 100), rekeyAt)
 
 	startPipeline(t, cfg)
 	produceLines(t, c, cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(20*time.Second), alice, 9, "payments", "", 0, "")})

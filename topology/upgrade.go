@@ -18,8 +18,9 @@ var legacyLoop = string(DedupGroup) + "-loop"
 // topic over to the re-key group. It reports whether the legacy loop topic
 // exists, so that the dedup group drains it: requests still on it are
 // applied, not lost. And it hands kaudit-dedup's committed raw offsets to
-// kaudit-rekey, which has none yet, so that the new group neither reads the
-// raw topic again from its start nor skips lines.
+// kaudit-rekey, then deletes them, so that the new group neither reads the
+// raw topic again from its start nor skips lines. Each start repeats what
+// a stopped one left undone.
 //
 // It refuses to go on while a member of kaudit-dedup still reads the raw
 // topic: an older kaudit that is still running would share the lines
@@ -75,22 +76,33 @@ func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
 		}
 		return out, nil
 	}
-	have, err := offsets(string(RekeyGroup))
-	if err != nil || len(have) > 0 {
-		return true, err // carried over already
-	}
 	old, err := offsets(string(DedupGroup))
 	if err != nil || len(old) == 0 {
-		return true, err
+		return true, err // nothing (left) to carry over
 	}
 	if err := oldMembers(admin, raw); err != nil {
 		return true, err
 	}
-	if err := commitOffsets(client, string(RekeyGroup), raw, old); err != nil {
+	have, err := offsets(string(RekeyGroup))
+	if err != nil {
 		return true, err
 	}
-	log.Info("carried the raw topic's committed offsets over to the re-key group",
-		"from", DedupGroup, "to", RekeyGroup, "topic", raw, "partitions", len(old))
+	// kaudit-dedup's offsets win where they are ahead: a first upgrade, or
+	// one after going back to the older kaudit for a while. Equal ones were
+	// carried over by a start that stopped before the deletion below.
+	ahead := map[int32]int64{}
+	for p, o := range old {
+		if h, ok := have[p]; !ok || o > h {
+			ahead[p] = o
+		}
+	}
+	if len(ahead) > 0 {
+		if err := commitOffsets(client, string(RekeyGroup), raw, ahead); err != nil {
+			return true, err
+		}
+		log.Info("carried the raw topic's committed offsets over to the re-key group",
+			"from", DedupGroup, "to", RekeyGroup, "topic", raw, "partitions", len(ahead))
+	}
 	// Stale offsets would show kaudit-dedup lagging on the raw topic.
 	for p := range old {
 		if err := admin.DeleteConsumerGroupOffset(string(DedupGroup), raw, p); err != nil {
