@@ -12,7 +12,7 @@ import (
 // legacyLoop is the dedup group's goka loop topic. Before the re-key group
 // existed, kaudit-dedup read the raw topic itself and sent requests to its
 // table through this topic; kaudit no longer writes it.
-var legacyLoop = string(DedupGroup) + "-loop"
+const legacyLoop = string(DedupGroup) + "-loop"
 
 // upgrade carries a deployment from the dedup group that read the raw
 // topic over to the re-key group. It reports whether the legacy loop topic
@@ -48,42 +48,20 @@ func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
 		string(DedupGroup)+" has no lag on it", "topic", legacyLoop)
 	raw := c.Topics.Raw
 	if _, ok := topics[raw]; !ok {
-		return true, nil
+		return true, nil // no raw topic, no offsets on it
 	}
 	parts, err := client.Partitions(raw)
 	if err != nil {
 		return true, fmt.Errorf("partitions of %s: %w", raw, err)
 	}
-	offsets := func(g string) (map[int32]int64, error) {
-		out := map[int32]int64{}
-		r, err := admin.ListConsumerGroupOffsets(g, map[string][]int32{raw: parts})
-		if err == nil && r.Err != sarama.ErrNoError {
-			err = r.Err
-		}
-		if errors.Is(err, sarama.ErrGroupIDNotFound) {
-			return out, nil // Kafka answers -1 offsets, some brokers (kfake) this
-		}
-		if err != nil {
-			return nil, fmt.Errorf("committed offsets of group %s: %w", g, err)
-		}
-		for p, b := range r.Blocks[raw] {
-			if b.Err != sarama.ErrNoError {
-				return nil, fmt.Errorf("committed offset of group %s on %s/%d: %w", g, raw, p, b.Err)
-			}
-			if b.Offset >= 0 {
-				out[p] = b.Offset
-			}
-		}
-		return out, nil
-	}
-	old, err := offsets(string(DedupGroup))
+	old, err := committed(admin, string(DedupGroup), raw, parts)
 	if err != nil || len(old) == 0 {
 		return true, err // nothing (left) to carry over
 	}
-	if err := oldMembers(admin, raw); err != nil {
+	if err := refuseOldMembers(admin, raw); err != nil {
 		return true, err
 	}
-	have, err := offsets(string(RekeyGroup))
+	have, err := committed(admin, string(RekeyGroup), raw, parts)
 	if err != nil {
 		return true, err
 	}
@@ -113,9 +91,34 @@ func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
 	return true, nil
 }
 
-// oldMembers fails if a member of the dedup group subscribes to the raw
-// topic, as kaudit did before the re-key group.
-func oldMembers(admin sarama.ClusterAdmin, raw string) error {
+// committed returns group's committed offsets on topic's partitions,
+// leaving out the partitions it has none on.
+func committed(admin sarama.ClusterAdmin, group, topic string, parts []int32) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	r, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if err == nil && r.Err != sarama.ErrNoError {
+		err = r.Err
+	}
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return out, nil // Kafka answers -1 offsets, some brokers (kfake) this
+	}
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	for p, b := range r.Blocks[topic] {
+		if b.Err != sarama.ErrNoError {
+			return nil, fmt.Errorf("committed offset of group %s on %s/%d: %w", group, topic, p, b.Err)
+		}
+		if b.Offset >= 0 {
+			out[p] = b.Offset
+		}
+	}
+	return out, nil
+}
+
+// refuseOldMembers fails if a member of the dedup group subscribes to the
+// raw topic, as kaudit did before the re-key group.
+func refuseOldMembers(admin sarama.ClusterAdmin, raw string) error {
 	groups, err := admin.DescribeConsumerGroups([]string{string(DedupGroup)})
 	if err != nil {
 		return fmt.Errorf("describe group %s: %w", DedupGroup, err)
