@@ -10,6 +10,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kaudit/kaudit/schemas"
 	"github.com/kaudit/kaudit/topology"
@@ -64,23 +65,48 @@ func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []st
 // kaudit-dedup's raw offsets, and give the rekeyed stream and the table
 // the old loop's partition count, which the loop must share with them.
 // The same must come of a start after one that stopped between carrying
-// the offsets over and deleting them, and of one after going back to the
-// older kaudit for a while (kaudit-rekey's offsets behind).
+// the offsets over and deleting them, of one after going back to the
+// older kaudit for a while (kaudit-rekey's offsets behind), and of one
+// right after an old instance crashed, whose membership kaudit waits out.
 func TestUpgradeFromLoopLayout(t *testing.T) {
 	skipShort(t)
 	for _, tc := range []struct {
 		name    string
 		rekeyAt func(int64) int64
+		crashed bool
 	}{
-		{"first start", nil},
-		{"offsets carried over, not deleted", func(o int64) int64 { return o }},
-		{"back from the older kaudit", func(int64) int64 { return 0 }},
+		{"first start", nil, false},
+		{"offsets carried over, not deleted", func(o int64) int64 { return o }, false},
+		{"back from the older kaudit", func(int64) int64 { return 0 }, false},
+		{"an old instance just crashed", nil, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testUpgrade(t, tc.rekeyAt) })
+		t.Run(tc.name, func(t *testing.T) { testUpgrade(t, tc.rekeyAt, tc.crashed) })
 	}
 }
 
-func testUpgrade(t *testing.T, rekeyAt func(int64) int64) {
+// crashedMember leaves a member of kaudit-dedup on the raw topic that
+// stopped without leaving the group (static membership does not leave on
+// close), as a killed instance does; the broker drops it after 6 s.
+func crashedMember(t *testing.T, b *embedded.Broker, cfg *topology.Config) {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, b))
+	old, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumerGroup(string(topology.DedupGroup)),
+		kgo.ConsumeTopics(cfg.Topics.Raw), kgo.InstanceID("old-kaudit-0"), kgo.SessionTimeout(6*time.Second))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		old.PollFetches(ctx)
+		gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
+		return err == nil && gs[string(topology.DedupGroup)].State == "Stable"
+	}, 30*time.Second, 100*time.Millisecond)
+	old.Close()
+	gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
+	require.NoError(t, err)
+	require.Len(t, gs[string(topology.DedupGroup)].Members, 1, "the crashed member is still in the group")
+}
+
+func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 	b := startBroker(t)
 	cfg := httpConfig(b)
 	c := newClient(t, b)
@@ -96,6 +122,9 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64) {
 		done = append(done, demo.CreateTopics(at.Add(time.Duration(i)*time.Second), alice, int32(1+i), fmt.Sprintf("old-%d", i), "", 0, ""))
 	}
 	oldLayout(t, b, &cfg, done, demo.Produce(at.Add(10*time.Second), bob, 2, "orders", 0, 100), rekeyAt)
+	if crashed {
+		crashedMember(t, b, &cfg)
+	}
 
 	startPipeline(t, cfg)
 	produceLines(t, c, cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(20*time.Second), alice, 9, "payments", "", 0, "")})

@@ -170,7 +170,7 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 // (a goka processor cannot be Run twice) after a backoff, and the HTTP
 // server keeps answering, with 503 and /readyz false, in between.
 func (p *Pipeline) Run(ctx context.Context) error {
-	drain, err := upgrade(&p.cfg, p.log)
+	drain, err := upgrade(ctx, &p.cfg, p.log)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package topology
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -22,11 +24,12 @@ const legacyLoop = string(DedupGroup) + "-loop"
 // raw topic again from its start nor skips lines. Each start repeats what
 // a stopped one left undone.
 //
-// It refuses to go on while a member of kaudit-dedup still reads the raw
-// topic: an older kaudit that is still running would share the lines
-// with the new group. Stop every old instance first; replays of the lines
-// since the last commit are what the record ids are built for.
-func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
+// It waits for the members of kaudit-dedup that read the raw topic to
+// leave, and refuses to go on if one stays: an older kaudit that is still
+// running would share the lines with the new group. Stop every old
+// instance first; replays of the lines since the last commit are what the
+// record ids are built for.
+func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, err error) {
 	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
 	if err != nil {
 		return false, fmt.Errorf("connect to %v: %w", c.Brokers, err)
@@ -54,12 +57,13 @@ func upgrade(c *Config, log *slog.Logger) (drainLoop bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("partitions of %s: %w", raw, err)
 	}
+	// Twice the session timeout: the old kaudit used the same one.
+	if err := waitOldMembers(ctx, admin, raw, 2*client.Config().Consumer.Group.Session.Timeout, log); err != nil {
+		return true, err
+	}
 	old, err := committed(admin, string(DedupGroup), raw, parts)
 	if err != nil || len(old) == 0 {
 		return true, err // nothing (left) to carry over
-	}
-	if err := refuseOldMembers(admin, raw); err != nil {
-		return true, err
 	}
 	have, err := committed(admin, string(RekeyGroup), raw, parts)
 	if err != nil {
@@ -116,12 +120,39 @@ func committed(admin sarama.ClusterAdmin, group, topic string, parts []int32) (m
 	return out, nil
 }
 
-// refuseOldMembers fails if a member of the dedup group subscribes to the
-// raw topic, as kaudit did before the re-key group.
-func refuseOldMembers(admin sarama.ClusterAdmin, raw string) error {
+// waitOldMembers returns once no member of the dedup group subscribes to
+// the raw topic, as kaudit did before the re-key group, and fails if one
+// still does after wait. An instance that crashed stays a member until
+// its session times out; one that still runs never leaves.
+func waitOldMembers(ctx context.Context, admin sarama.ClusterAdmin, raw string, wait time.Duration, log *slog.Logger) error {
+	deadline := time.Now().Add(wait)
+	for logged := false; ; logged = true {
+		old, err := oldMember(admin, raw)
+		if err != nil || old == "" {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("group %s has a member (%s) that reads %s: an older kaudit is still running; "+
+				"stop every instance of it before starting this version", DedupGroup, old, raw)
+		}
+		if !logged {
+			log.Info("waiting for a member of an older kaudit to leave; a stopped instance's membership ends with its session",
+				"group", DedupGroup, "member", old, "up_to", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// oldMember describes a member of the dedup group that subscribes to the
+// raw topic, or returns "" if there is none.
+func oldMember(admin sarama.ClusterAdmin, raw string) (string, error) {
 	groups, err := admin.DescribeConsumerGroups([]string{string(DedupGroup)})
 	if err != nil {
-		return fmt.Errorf("describe group %s: %w", DedupGroup, err)
+		return "", fmt.Errorf("describe group %s: %w", DedupGroup, err)
 	}
 	for _, g := range groups {
 		for id, m := range g.Members {
@@ -130,12 +161,11 @@ func refuseOldMembers(admin sarama.ClusterAdmin, raw string) error {
 				continue // not a consumer's subscription
 			}
 			if slices.Contains(md.Topics, raw) {
-				return fmt.Errorf("group %s has a member (%s, %s) that reads %s: an older kaudit is still running; "+
-					"stop every instance of it before starting this version", DedupGroup, id, m.ClientHost, raw)
+				return id + ", " + m.ClientHost, nil
 			}
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // commitOffsets commits offsets for a group that has no members, as
