@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kaudit/kaudit/processors/route"
 	"github.com/kaudit/kaudit/topology"
@@ -44,15 +43,8 @@ func TestStartupChecks(t *testing.T) {
 			c := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7"}
 			at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
 			oldLayout(t, b, cfg, []string{demo.CreateTopics(at, c, 1, "orders", "", 0, "")}, demo.Produce(at, c, 2, "orders", 0, 100), nil)
-			// A member of kaudit-dedup on the raw topic, as the earlier kaudit was.
-			old := newClient(t, b, kgo.ConsumerGroup(string(topology.DedupGroup)), kgo.ConsumeTopics(cfg.Topics.Raw))
-			require.Eventually(t, func() bool {
-				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-				defer cancel()
-				old.PollFetches(ctx)
-				gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
-				return err == nil && gs[string(topology.DedupGroup)].State == "Stable"
-			}, 30*time.Second, 100*time.Millisecond)
+			old := newClient(t, b, oldMemberOpts(cfg)...)
+			joined(t, adm, old)
 		}, []string{"reads kafka-request-log: an older kaudit is still running", "stop every instance"}},
 		{"destination retention differs", func(t *testing.T, _ *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
 			cfg.Routing = route.Config{

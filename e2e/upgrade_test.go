@@ -84,22 +84,34 @@ func TestUpgradeFromLoopLayout(t *testing.T) {
 	}
 }
 
-// crashedMember leaves a member of kaudit-dedup on the raw topic that
-// stopped without leaving the group (static membership does not leave on
-// close), as a killed instance does; the broker drops it after 6 s.
-func crashedMember(t *testing.T, b *embedded.Broker, cfg *topology.Config) {
+// oldMemberOpts make a client a member of kaudit-dedup on the raw topic,
+// as the earlier kaudit's instances were.
+func oldMemberOpts(cfg *topology.Config) []kgo.Opt {
+	return []kgo.Opt{kgo.ConsumerGroup(string(topology.DedupGroup)), kgo.ConsumeTopics(cfg.Topics.Raw)}
+}
+
+// joined polls cl until its group is stable.
+func joined(t *testing.T, adm *kadm.Client, cl *kgo.Client) {
 	t.Helper()
-	adm := kadm.NewClient(newClient(t, b))
-	old, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumerGroup(string(topology.DedupGroup)),
-		kgo.ConsumeTopics(cfg.Topics.Raw), kgo.InstanceID("old-kaudit-0"), kgo.SessionTimeout(6*time.Second))
-	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		old.PollFetches(ctx)
+		cl.PollFetches(ctx)
 		gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
 		return err == nil && gs[string(topology.DedupGroup)].State == "Stable"
 	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// crashedMember leaves an old member that stopped without leaving the
+// group (static membership does not leave on close), as a killed instance
+// does; the broker drops it after 6 s.
+func crashedMember(t *testing.T, b *embedded.Broker, cfg *topology.Config) {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, b))
+	old, err := kgo.NewClient(append(oldMemberOpts(cfg), kgo.SeedBrokers(b.Addrs()...),
+		kgo.InstanceID("old-kaudit-0"), kgo.SessionTimeout(6*time.Second))...)
+	require.NoError(t, err)
+	joined(t, adm, old)
 	old.Close()
 	gs, err := adm.DescribeGroups(context.Background(), string(topology.DedupGroup))
 	require.NoError(t, err)
