@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -170,4 +171,36 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 		read += o.At
 	}
 	require.EqualValues(t, len(done)+1, read, "the re-key group went on from kaudit-dedup's offsets")
+}
+
+// TestOldLoopDeletedWhileRunning: the old loop topic, deleted under a
+// running kaudit, must not stop it for good: processors rebuilt after that
+// (here after a broker restart) no longer read the topic.
+func TestOldLoopDeletedWhileRunning(t *testing.T) {
+	skipShort(t)
+	opts := embedded.Options{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), DataDir: filepath.Join(t.TempDir(), "kafka")}
+	b, err := embedded.Start(opts)
+	require.NoError(t, err)
+	cfg := httpConfig(b)
+	alice := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7"}
+	at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
+	oldLayout(t, b, &cfg, nil, demo.Produce(at, alice, 2, "orders", 0, 100), nil)
+	p, stop := runPipeline(t, cfg)
+	waitReady(t, p)
+	consumeN(t, b, cfg.Topics.Audit, 1, 0) // the loop's Produce
+
+	resp, err := kadm.NewClient(newClient(t, b)).DeleteTopics(context.Background(), legacyLoop)
+	require.NoError(t, err)
+	require.NoError(t, resp.Error())
+	b.Close()
+	time.Sleep(time.Second) // the pipeline's clients notice the broker is gone
+	b, err = embedded.Start(opts)
+	require.NoError(t, err)
+	defer b.Close()
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(time.Second), alice, 3, "payments", "", 0, "")})
+	consumeN(t, b, cfg.Topics.Audit, 2, 0)
+	// Without a rebuild this would test nothing: before the fix, the
+	// rebuilt processors failed for good on the missing topic.
+	require.GreaterOrEqual(t, scrapeCounter(t, p, "kaudit_restarts_total"), float64(1), "the broker restart rebuilt the processors")
+	stop()
 }

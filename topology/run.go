@@ -245,6 +245,13 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, restartMax)
+		if p.drainLoop && !legacyLoopExists(&p.cfg) {
+			// Deleted under a running kaudit: goka cannot start a
+			// processor whose loop topic is missing.
+			p.log.Info("the old loop topic is gone; the dedup group stops reading it", "topic", legacyLoop)
+			p.drainLoop = false
+			graphs = p.Graphs()
+		}
 	}
 }
 

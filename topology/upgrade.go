@@ -47,7 +47,7 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, 
 	if _, ok := topics[legacyLoop]; !ok {
 		return false, nil // never ran the old layout
 	}
-	log.Info("draining the loop topic of an earlier kaudit; delete it while kaudit is stopped once group "+
+	log.Info("draining the loop topic of an earlier kaudit; delete it once group "+
 		string(DedupGroup)+" has no lag on it", "topic", legacyLoop)
 	raw := c.Topics.Raw
 	if _, ok := topics[raw]; !ok {
@@ -93,6 +93,22 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, 
 		}
 	}
 	return true, nil
+}
+
+// legacyLoopExists reports whether the old loop topic is still there;
+// when the brokers cannot tell, it answers yes, which changes nothing.
+func legacyLoopExists(c *Config) bool {
+	admin, err := sarama.NewClusterAdmin(c.Brokers, c.SaramaConfig())
+	if err != nil {
+		return true
+	}
+	defer admin.Close()
+	topics, err := admin.ListTopics()
+	if err != nil {
+		return true
+	}
+	_, ok := topics[legacyLoop]
+	return ok
 }
 
 // committed returns group's committed offsets on topic's partitions,
