@@ -259,16 +259,18 @@ func (c *Config) Validate() error {
 	if c.Cluster.ID == "" {
 		bad("cluster.id", "must not be empty")
 	}
-	topics := map[string]string{
-		"topics.raw": c.Topics.Raw, "topics.rekeyed": c.Topics.Rekeyed, "topics.requests": c.Topics.Requests,
-		"topics.dead_letter": c.Topics.DeadLetter, "topics.audit": c.Topics.Audit,
-		"topics.topic_ids": c.Topics.TopicIDs, "topics.directory": c.Topics.Directory,
-		"topics.config": c.Topics.Config, "topics.access_by_topic": c.Topics.AccessByTopic,
-		"topics.access_by_principal": c.Topics.AccessByPrincipal,
+	// In the order errors are reported; a name used twice is reported at
+	// its second field.
+	topics := []struct{ field, name string }{
+		{"topics.raw", c.Topics.Raw}, {"topics.rekeyed", c.Topics.Rekeyed}, {"topics.requests", c.Topics.Requests},
+		{"topics.dead_letter", c.Topics.DeadLetter}, {"topics.audit", c.Topics.Audit},
+		{"topics.topic_ids", c.Topics.TopicIDs}, {"topics.directory", c.Topics.Directory},
+		{"topics.config", c.Topics.Config}, {"topics.access_by_topic", c.Topics.AccessByTopic},
+		{"topics.access_by_principal", c.Topics.AccessByPrincipal},
 	}
 	seen := map[string]string{}
-	for _, field := range []string{"topics.raw", "topics.rekeyed", "topics.requests", "topics.dead_letter", "topics.audit", "topics.topic_ids", "topics.directory", "topics.config", "topics.access_by_topic", "topics.access_by_principal"} {
-		name := topics[field]
+	for _, t := range topics {
+		field, name := t.field, t.name
 		if err := validTopicName(name); err != nil {
 			bad(field, "%v", err)
 		}
