@@ -161,6 +161,14 @@ type TopicsConfig struct {
 	Partitions int `yaml:"partitions"`
 	// Replication of created topics; -1 takes the broker default.
 	Replication int `yaml:"replication"`
+	// PurgeInterval is how often kaudit deletes the records of its
+	// internal streams (rekeyed, requests, the access streams) that every
+	// group reading them has committed, as Kafka Streams purges its
+	// repartition topics (default 30s, its repartition.purge.interval.ms).
+	// They are then kept only until processed, not for the broker's
+	// retention. Negative (e.g. -1s) turns purging off, for when something
+	// else reads those streams too.
+	PurgeInterval time.Duration `yaml:"purge_interval"`
 }
 
 // Defaults returns a Config with every default set.
@@ -198,6 +206,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Topics.Replication == 0 {
 		c.Topics.Replication = -1
+	}
+	if c.Topics.PurgeInterval == 0 {
+		c.Topics.PurgeInterval = defaultPurgeInterval
 	}
 	if c.Input.MaxLineBytes == 0 {
 		c.Input.MaxLineBytes = schemas.MaxLineBytes
@@ -318,6 +329,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Topics.Replication < -1 || c.Topics.Replication == 0 {
 		bad("topics.replication", "must be -1 (broker default) or at least 1, got %d", c.Topics.Replication)
+	}
+	if c.Topics.PurgeInterval > 0 && c.Topics.PurgeInterval < time.Second {
+		bad("topics.purge_interval", "must be at least 1s, or negative to turn purging off, got %s", c.Topics.PurgeInterval)
 	}
 	return errors.Join(errs...)
 }

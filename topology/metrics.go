@@ -32,6 +32,7 @@ type Metrics struct {
 	lag        *prometheus.GaugeVec
 	viewLag    *prometheus.GaugeVec
 	viewReady  *prometheus.GaugeVec
+	purgedTo   *prometheus.GaugeVec
 	evicted    prometheus.Counter
 	expiring   prometheus.Counter
 	restarts   prometheus.Counter
@@ -59,6 +60,7 @@ func newMetrics() *Metrics {
 		lag:        gauge("consumer_lag", "Messages not yet committed by the group, by group, input topic and partition (the whole group, read from Kafka).", "group", "topic", "partition"),
 		viewLag:    gauge("view_lag", "Table messages a view has not applied yet: how stale its answers are.", "table"),
 		viewReady:  gauge("view_recovered", "1 when the view has recovered every partition of its table.", "table"),
+		purgedTo:   gauge("purged_offset", "Offset below which kaudit deleted the records of an internal stream, by topic and partition (topics.purge_interval).", "topic", "partition"),
 	}
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_applied_total", Help: "Batched repeat requests the table owners have applied; kaudit_batched_total minus this is still in open batches or on the loop topic."})
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_batched_dropped_total", Help: "Batched repeat requests dropped because the table held no state of their connection: after a failure their lines are read again, or the connection was evicted."})
@@ -68,7 +70,7 @@ func newMetrics() *Metrics {
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "kaudit_restarts_total", Help: "Times the processors were rebuilt after a recoverable error."})
 	m.Registry.MustRegister(m.evicted, m.expiring, m.restarts, m.applied, m.dropped, m.overtaken)
 	m.Registry.MustRegister(m.linesIn, m.deadLetter, m.suppressed, m.batched, m.kept, m.recordsOut, m.notAudited, m.audited,
-		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady,
+		m.rebalances, m.recovery, m.lag, m.viewLag, m.viewReady, m.purgedTo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -185,12 +187,13 @@ type lagKey struct {
 	partition    int32
 }
 
-// groupLag reads each group's lag from Kafka: high watermark minus the
-// committed offset, per input partition. goka's own stats are not used:
-// Processor.Stats reads its lookup views while a failing processor tears
-// them down (goka v1.1.17), which races.
-func groupLag(admin sarama.ClusterAdmin, client sarama.Client, inputs map[goka.Group][]string) map[lagKey]int64 {
-	out := map[lagKey]int64{}
+// groupOffsets reads each group's committed offsets and lag from Kafka,
+// per input partition; lag is the high watermark minus the committed
+// offset, and committed leaves out partitions with no commit yet. goka's
+// own stats are not used: Processor.Stats reads its lookup views while a
+// failing processor tears them down (goka v1.1.17), which races.
+func groupOffsets(admin sarama.ClusterAdmin, client sarama.Client, inputs map[goka.Group][]string) (lag, committed map[lagKey]int64) {
+	lag, committed = map[lagKey]int64{}, map[lagKey]int64{}
 	for g, topics := range inputs {
 		parts := map[string][]int32{}
 		for _, t := range topics {
@@ -204,14 +207,17 @@ func groupLag(admin sarama.ClusterAdmin, client sarama.Client, inputs map[goka.G
 		}
 		for _, t := range topics {
 			for part, block := range offsets.Blocks[t] {
+				k := lagKey{string(g), t, part}
+				if block.Offset >= 0 { // -1: nothing committed yet
+					committed[k] = block.Offset
+				}
 				hwm, err := client.GetOffset(t, part, sarama.OffsetNewest)
 				if err != nil {
 					continue
 				}
-				committed := max(block.Offset, 0) // -1: nothing committed yet
-				out[lagKey{string(g), t, part}] = max(hwm-committed, 0)
+				lag[k] = max(hwm-max(block.Offset, 0), 0)
 			}
 		}
 	}
-	return out
+	return lag, committed
 }

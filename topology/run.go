@@ -494,12 +494,24 @@ func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[
 			return
 		}
 	}
+	var pu *purger
+	if admin != nil && p.cfg.Topics.PurgeInterval > 0 {
+		var graphs []*goka.GroupGraph
+		for _, proc := range procs {
+			graphs = append(graphs, proc.Graph())
+		}
+		pu = &purger{admin: admin, streams: purgeable(&p.cfg, graphs), every: p.cfg.Topics.PurgeInterval,
+			log: p.log, gauge: p.metrics.purgedTo, last: time.Now(), done: map[lagKey]int64{}}
+	}
 	observe := func() {
-		var lag map[lagKey]int64
+		var lag, committed map[lagKey]int64
 		if admin != nil {
-			lag = groupLag(admin, client, inputs)
+			lag, committed = groupOffsets(admin, client, inputs)
 		}
 		p.staleness.Store(p.metrics.observe(ctx, lag, views))
+		if pu != nil {
+			pu.purge(time.Now(), committed)
+		}
 	}
 	observe() // answers carry staleness from the moment /readyz says ready
 	p.ready.Store(true)

@@ -363,11 +363,20 @@ func (r *run) goka(ctx context.Context, addr string) error {
 // pipeline for the latency phase.
 func (r *run) throughput(ctx context.Context, addr string) (*pipeline, error) {
 	r.log.Info("kaudit: end to end over the preloaded workload")
-	var pprof []string
+	var extra []string
 	if r.o.ProfileDir != "" {
-		pprof = []string{"--pprof"}
+		extra = append(extra, "--pprof")
 	}
-	p, err := startPipeline(r.o.Binary, "kaudit", filepath.Join(r.dir, "kaudit-throughput.log"), addr, filepath.Join(r.dir, "state-throughput"), pprof...)
+	if r.o.Hops {
+		// The harness reads the internal streams behind kaudit: they must
+		// not be purged under it.
+		cfg := filepath.Join(r.dir, "kaudit-hops.yaml")
+		if err := os.WriteFile(cfg, []byte("topics:\n  purge_interval: -1s\n"), 0o600); err != nil {
+			return nil, err
+		}
+		extra = append(extra, "--config", cfg)
+	}
+	p, err := startPipeline(r.o.Binary, "kaudit", filepath.Join(r.dir, "kaudit-throughput.log"), addr, filepath.Join(r.dir, "state-throughput"), extra...)
 	if err != nil {
 		return nil, err
 	}
