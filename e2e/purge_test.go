@@ -52,13 +52,13 @@ func TestInternalStreamsPurged(t *testing.T) {
 			cfg.Topics.PurgeInterval = tc.interval
 			adm := kadm.NewClient(newClient(t, b))
 			internal := []string{cfg.Topics.Rekeyed, cfg.Topics.Requests, cfg.Topics.AccessByTopic, cfg.Topics.AccessByPrincipal}
-			// settled waits until every internal stream is fully committed
-			// by its reader, and returns the offsets below which records are
-			// gone and the end offsets, summed per stream.
 			readers := map[string]goka.Group{
 				cfg.Topics.Rekeyed: topology.DedupGroup, cfg.Topics.Requests: topology.AuditGroup,
 				cfg.Topics.AccessByTopic: topology.TopicsGroup, cfg.Topics.AccessByPrincipal: topology.PrincipalsGroup,
 			}
+			// settled waits until every internal stream is fully committed
+			// by its reader, and returns the offsets below which records are
+			// gone and the end offsets, summed per stream.
 			settled := func(wantPurged bool) (starts, ends map[string]int64) {
 				t.Helper()
 				ctx := context.Background()
