@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +28,7 @@ import (
 func TestInternalStreamsPurged(t *testing.T) {
 	skipShort(t)
 	kcat := requireKcat(t)
-	const conns = 30 // per wave; each gives a Produce, a Fetch and a CreateTopics record
-	wave := func(first int) []string {
-		var lines []string
-		for i := first; i < first+conns; i++ {
-			c := conn(i, "User:app")
-			lines = append(lines,
-				demo.Produce(t0, c, 1, "orders", 0, 100),
-				demo.Produce(t0, c, 2, "orders", 0, 100), // a repeat: batched, then applied
-				demo.Fetch(t0, c, 3, "orders", 0, 100),
-				demo.CreateTopics(t0, c, 4, fmt.Sprintf("topic-%d", i), fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i%100), 0, ""))
-		}
-		return lines
-	}
+	const conns = 30 // per wave
 	for _, tc := range []struct {
 		name     string
 		interval time.Duration
@@ -51,51 +41,13 @@ func TestInternalStreamsPurged(t *testing.T) {
 			cfg := httpConfig(b)
 			cfg.Topics.PurgeInterval = tc.interval
 			adm := kadm.NewClient(newClient(t, b))
-			internal := []string{cfg.Topics.Rekeyed, cfg.Topics.Requests, cfg.Topics.AccessByTopic, cfg.Topics.AccessByPrincipal}
-			readers := map[string]goka.Group{
-				cfg.Topics.Rekeyed: topology.DedupGroup, cfg.Topics.Requests: topology.AuditGroup,
-				cfg.Topics.AccessByTopic: topology.TopicsGroup, cfg.Topics.AccessByPrincipal: topology.PrincipalsGroup,
-			}
-			// settled waits until every internal stream is fully committed
-			// by its reader, and returns the offsets below which records are
-			// gone and the end offsets, summed per stream.
-			settled := func(wantPurged bool) (starts, ends map[string]int64) {
-				t.Helper()
-				ctx := context.Background()
-				require.EventuallyWithT(t, func(c *assert.CollectT) {
-					starts, ends = map[string]int64{}, map[string]int64{}
-					so, err := adm.ListStartOffsets(ctx, internal...)
-					require.NoError(c, err)
-					eo, err := adm.ListEndOffsets(ctx, internal...)
-					require.NoError(c, err)
-					for _, topic := range internal {
-						committed, err := adm.FetchOffsets(ctx, string(readers[topic]))
-						require.NoError(c, err)
-						eo.Each(func(o kadm.ListedOffset) {
-							if o.Topic != topic {
-								return
-							}
-							ends[topic] += o.Offset
-							got, _ := committed.Lookup(topic, o.Partition)
-							assert.Equal(c, o.Offset, got.At, "%s/%d committed by %s", topic, o.Partition, readers[topic])
-							start, _ := so.Lookup(topic, o.Partition)
-							starts[topic] += start.Offset
-							if wantPurged {
-								assert.Equal(c, o.Offset, start.Offset, "%s/%d purged up to its commit", topic, o.Partition)
-							}
-						})
-					}
-				}, 60*time.Second, 500*time.Millisecond)
-				return starts, ends
-			}
-
 			p, stop := runPipeline(t, cfg)
 			waitReady(t, p)
 			cl := newClient(t, b)
-			lines := append(wave(0), "not a request-log line")
+			lines := append(requestWave(0, conns), "not a request-log line")
 			produceLines(t, cl, cfg.Topics.Raw, lines)
 			consumeN(t, b, cfg.Topics.Audit, 3*conns, 0)
-			starts, ends := settled(tc.interval > 0)
+			starts, ends := settledInternal(t, adm, cfg, tc.interval > 0)
 			for _, topic := range []string{cfg.Topics.Rekeyed, cfg.Topics.Requests} {
 				require.Positive(t, ends[topic], "%s carried records", topic)
 				if tc.interval > 0 {
@@ -118,7 +70,7 @@ func TestInternalStreamsPurged(t *testing.T) {
 			// which the purge never passes.
 			stop()
 			startPipeline(t, cfg)
-			more := wave(conns)
+			more := requestWave(conns, conns)
 			produceLines(t, cl, cfg.Topics.Raw, more)
 			recs := consumeN(t, b, cfg.Topics.Audit, 6*conns, 2*time.Second)
 			require.Len(t, recs, 6*conns, "each wave's records, once")
@@ -131,7 +83,7 @@ func TestInternalStreamsPurged(t *testing.T) {
 				require.False(t, ids[ev.ID], "record %s twice", ev.ID)
 				ids[ev.ID] = true
 			}
-			starts2, ends2 := settled(tc.interval > 0)
+			starts2, ends2 := settledInternal(t, adm, cfg, tc.interval > 0)
 			require.Greater(t, ends2[cfg.Topics.Rekeyed], ends[cfg.Topics.Rekeyed])
 			if tc.interval < 0 {
 				require.Zero(t, starts2[cfg.Topics.Rekeyed])
@@ -139,4 +91,59 @@ func TestInternalStreamsPurged(t *testing.T) {
 			require.Equal(t, len(lines)+len(more), count(cfg.Topics.Raw))
 		})
 	}
+}
+
+// requestWave is the request log of n connections from first on. Each makes a
+// Produce, a repeat of it, a Fetch and a CreateTopics: three records, and
+// a batch of one repeat.
+func requestWave(first, n int) []string {
+	var lines []string
+	for i := first; i < first+n; i++ {
+		c := conn(i, "User:app")
+		lines = append(lines,
+			demo.Produce(t0, c, 1, "orders", 0, 100),
+			demo.Produce(t0, c, 2, "orders", 0, 100),
+			demo.Fetch(t0, c, 3, "orders", 0, 100),
+			demo.CreateTopics(t0, c, 4, fmt.Sprintf("topic-%d", i), fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i%100), 0, ""))
+	}
+	return lines
+}
+
+// settledInternal waits until kaudit's internal streams are fully
+// committed by the groups that read them, and, with wantPurged, deleted up
+// to those commits. It returns, summed over partitions per stream, the
+// offsets below which records are gone and the end offsets.
+func settledInternal(t *testing.T, adm *kadm.Client, cfg topology.Config, wantPurged bool) (starts, ends map[string]int64) {
+	t.Helper()
+	readers := map[string]goka.Group{
+		cfg.Topics.Rekeyed: topology.DedupGroup, cfg.Topics.Requests: topology.AuditGroup,
+		cfg.Topics.AccessByTopic: topology.TopicsGroup, cfg.Topics.AccessByPrincipal: topology.PrincipalsGroup,
+	}
+	internal := slices.Sorted(maps.Keys(readers))
+	ctx := context.Background()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		starts, ends = map[string]int64{}, map[string]int64{}
+		so, err := adm.ListStartOffsets(ctx, internal...)
+		require.NoError(c, err)
+		eo, err := adm.ListEndOffsets(ctx, internal...)
+		require.NoError(c, err)
+		for _, topic := range internal {
+			committed, err := adm.FetchOffsets(ctx, string(readers[topic]))
+			require.NoError(c, err)
+			eo.Each(func(o kadm.ListedOffset) {
+				if o.Topic != topic {
+					return
+				}
+				ends[topic] += o.Offset
+				got, _ := committed.Lookup(topic, o.Partition)
+				assert.Equal(c, o.Offset, got.At, "%s/%d committed by %s", topic, o.Partition, readers[topic])
+				start, _ := so.Lookup(topic, o.Partition)
+				starts[topic] += start.Offset
+				if wantPurged {
+					assert.Equal(c, o.Offset, start.Offset, "%s/%d purged up to its commit", topic, o.Partition)
+				}
+			})
+		}
+	}, 60*time.Second, 500*time.Millisecond)
+	return starts, ends
 }

@@ -45,6 +45,9 @@ type Options struct {
 type SASLUser struct {
 	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	Mechanism, User, Password string
+	// ACLs, when set, are all this user may do: the broker then checks
+	// ACLs, as Kafka's authorizer does. Users without are superusers.
+	ACLs []kfake.ACL
 }
 
 // Broker is a running embedded broker.
@@ -104,6 +107,10 @@ func Start(o Options) (*Broker, error) {
 	if len(o.SASLUsers) > 0 {
 		opts = append(opts, kfake.EnableSASL())
 		for _, u := range o.SASLUsers {
+			if len(u.ACLs) > 0 {
+				opts = append(opts, kfake.EnableACLs(), kfake.User(u.Mechanism, u.User, u.Password, u.ACLs...))
+				continue
+			}
 			// Superusers: kfake checks no ACLs for them.
 			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
 		}
