@@ -73,7 +73,7 @@ func (l *logBuffer) String() string {
 // the internal streams are purged, and a restart (which checks the
 // configs of the topics that now exist) goes on. Without Delete on the
 // topics, the pipeline runs the same, warns once per internal stream and
-// keeps their records.
+// start, and keeps their records.
 func TestLeastPrivilegeACLs(t *testing.T) {
 	skipShort(t)
 	const conns = 20
