@@ -65,11 +65,16 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 		}
 	}
 	// ensure creates a missing topic, or checks the configs of an existing
-	// one, and returns the partition count.
+	// one, and returns the partition count. A topic named by several
+	// groups is created or checked once.
+	checked := map[string]bool{}
 	ensure := func(name string, partitions int) (int, error) {
 		if d, ok := existing[name]; ok {
-			if err := checkConfigs(admin, name, tables[name] || c.compacted(name), extra[name]); err != nil {
-				return 0, err
+			if !checked[name] {
+				checked[name] = true // one error, not one per group
+				if err := checkConfigs(admin, name, tables[name] || c.compacted(name), extra[name]); err != nil {
+					return 0, err
+				}
 			}
 			return int(d.NumPartitions), nil
 		}
@@ -88,6 +93,7 @@ func EnsureTopics(c *Config, extra TopicConfigs, graphs ...*goka.GroupGraph) (To
 			return 0, fmt.Errorf("create topic %s: %w", name, err)
 		}
 		existing[name] = sarama.TopicDetail{NumPartitions: int32(partitions)}
+		checked[name] = true // created with the configs it needs
 		plan.Created = append(plan.Created, name)
 		return partitions, nil
 	}
