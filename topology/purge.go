@@ -51,7 +51,13 @@ type purger struct {
 	gauge   *prometheus.GaugeVec
 
 	last time.Time
-	done map[lagKey]int64 // per stream partition (group unset): purged below this
+	done map[streamPartition]int64 // purged below this
+}
+
+// streamPartition is one partition of a stream.
+type streamPartition struct {
+	topic string
+	id    int32
 }
 
 // purge deletes what every reader has committed, if the interval has
@@ -67,12 +73,12 @@ func (pu *purger) purge(now time.Time, committed map[lagKey]int64) {
 		offset  int64
 		readers int
 	}
-	lows := map[lagKey]low{}
+	lows := map[streamPartition]low{}
 	for k, off := range committed {
 		if !slices.Contains(pu.streams[k.topic], goka.Group(k.group)) {
 			continue
 		}
-		tp := lagKey{topic: k.topic, partition: k.partition}
+		tp := streamPartition{k.topic, k.partition}
 		l, seen := lows[tp]
 		if !seen || off < l.offset {
 			l.offset = off
@@ -85,21 +91,21 @@ func (pu *purger) purge(now time.Time, committed map[lagKey]int64) {
 		if !ok || l.readers < len(readers) || l.offset <= pu.done[tp] {
 			continue
 		}
-		err := pu.admin.DeleteRecords(tp.topic, map[int32]int64{tp.partition: l.offset})
+		err := pu.admin.DeleteRecords(tp.topic, map[int32]int64{tp.id: l.offset})
 		switch {
 		case errors.Is(err, sarama.ErrOffsetOutOfRange):
 			// Below the log start: another instance purged further.
-			pu.log.Debug("purge: already purged further", "topic", tp.topic, "partition", tp.partition, "offset", l.offset)
+			pu.log.Debug("purge: already purged further", "topic", tp.topic, "partition", tp.id, "offset", l.offset)
 		case errors.Is(err, sarama.ErrTopicAuthorizationFailed):
 			pu.log.Warn("purge: kaudit may not delete records of an internal stream, which keeps them for the broker's retention: "+
 				"grant it the Delete operation on the topic, or set topics.purge_interval: -1s", "topic", tp.topic, "err", err)
 			delete(pu.streams, tp.topic) // once, not every interval
 			continue
 		case err != nil:
-			pu.log.Warn("purge: records of an internal stream not deleted; next time", "topic", tp.topic, "partition", tp.partition, "err", err)
+			pu.log.Warn("purge: records of an internal stream not deleted; next time", "topic", tp.topic, "partition", tp.id, "err", err)
 			continue
 		}
 		pu.done[tp] = l.offset
-		pu.gauge.WithLabelValues(tp.topic, strconv.Itoa(int(tp.partition))).Set(float64(l.offset))
+		pu.gauge.WithLabelValues(tp.topic, strconv.Itoa(int(tp.id))).Set(float64(l.offset))
 	}
 }

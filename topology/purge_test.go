@@ -50,49 +50,49 @@ func TestPurgeDeletesWhatEveryReaderCommitted(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	for _, tc := range []struct {
 		name      string
-		done      map[lagKey]int64 // purged before
+		done      map[streamPartition]int64 // purged before
 		errs      map[string]error
 		committed map[lagKey]int64
 		at        time.Time
 		again     map[lagKey]int64 // committed at the next interval
 		want      []string
-		wantDone  map[lagKey]int64
+		wantDone  map[streamPartition]int64
 	}{
 		{
 			name:      "lowest commit of the readers",
 			committed: map[lagKey]int64{c(a, "shared", 0): 7, c(b, "shared", 0): 5, c(a, "own", 1): 9},
 			want:      []string{"own/1<9", "shared/0<5"},
-			wantDone:  map[lagKey]int64{{topic: "shared"}: 5, {topic: "own", partition: 1}: 9},
+			wantDone:  map[streamPartition]int64{{"shared", 0}: 5, {"own", 1}: 9},
 		},
 		{
 			name:      "a reader without a commit holds the partition",
 			committed: map[lagKey]int64{c(a, "shared", 0): 7},
-			wantDone:  map[lagKey]int64{},
+			wantDone:  map[streamPartition]int64{},
 		},
 		{
 			name:      "groups that do not read the stream do not count",
 			committed: map[lagKey]int64{c(a, "own", 0): 4, c(b, "own", 0): 2},
 			want:      []string{"own/0<4"},
-			wantDone:  map[lagKey]int64{{topic: "own"}: 4},
+			wantDone:  map[streamPartition]int64{{"own", 0}: 4},
 		},
 		{
 			name:      "nothing new since the last purge",
-			done:      map[lagKey]int64{{topic: "own"}: 4},
+			done:      map[streamPartition]int64{{"own", 0}: 4},
 			committed: map[lagKey]int64{c(a, "own", 0): 4},
-			wantDone:  map[lagKey]int64{{topic: "own"}: 4},
+			wantDone:  map[streamPartition]int64{{"own", 0}: 4},
 		},
 		{
 			name:      "before the interval is up",
 			committed: map[lagKey]int64{c(a, "own", 0): 4},
 			at:        t0.Add(time.Second),
-			wantDone:  map[lagKey]int64{},
+			wantDone:  map[streamPartition]int64{},
 		},
 		{
 			name:      "purged further already: taken as done",
 			errs:      map[string]error{"own": sarama.Wrap(sarama.ErrDeleteRecords, sarama.ErrOffsetOutOfRange)},
 			committed: map[lagKey]int64{c(a, "own", 0): 4},
 			want:      []string{"own/0<4"},
-			wantDone:  map[lagKey]int64{{topic: "own"}: 4},
+			wantDone:  map[streamPartition]int64{{"own", 0}: 4},
 		},
 		{
 			name:      "not allowed: the stream is left to the broker's retention",
@@ -100,21 +100,21 @@ func TestPurgeDeletesWhatEveryReaderCommitted(t *testing.T) {
 			committed: map[lagKey]int64{c(a, "own", 0): 4},
 			again:     map[lagKey]int64{c(a, "own", 0): 6, c(a, "own", 1): 6},
 			want:      []string{"own/0<4"}, // tried once, not every interval
-			wantDone:  map[lagKey]int64{},
+			wantDone:  map[streamPartition]int64{},
 		},
 		{
 			name:      "a failed delete is tried again next time",
 			errs:      map[string]error{"own": errors.New("broker gone")},
 			committed: map[lagKey]int64{c(a, "own", 0): 4},
 			want:      []string{"own/0<4"},
-			wantDone:  map[lagKey]int64{},
+			wantDone:  map[streamPartition]int64{},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			admin := &deleteRecorder{errs: tc.errs}
 			done := maps.Clone(tc.done)
 			if done == nil {
-				done = map[lagKey]int64{}
+				done = map[streamPartition]int64{}
 			}
 			pu := &purger{admin: admin, streams: maps.Clone(streams), every: 30 * time.Second, last: t0,
 				log: slog.New(slog.NewTextHandler(io.Discard, nil)), done: done,

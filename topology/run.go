@@ -501,7 +501,7 @@ func (p *Pipeline) collectStats(ctx context.Context, start time.Time, procs map[
 			graphs = append(graphs, proc.Graph())
 		}
 		pu = &purger{admin: admin, streams: purgeable(&p.cfg, graphs), every: p.cfg.Topics.PurgeInterval,
-			log: p.log, gauge: p.metrics.purgedTo, last: time.Now(), done: map[lagKey]int64{}}
+			log: p.log, gauge: p.metrics.purgedTo, last: time.Now(), done: map[streamPartition]int64{}}
 	}
 	observe := func() {
 		var lag, committed map[lagKey]int64
