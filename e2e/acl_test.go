@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"strings"
@@ -106,7 +105,8 @@ func TestLeastPrivilegeACLs(t *testing.T) {
 					PasswordEnv: "KAUDIT_E2E_KAFKA_PASSWORD"},
 			}
 			logs := &logBuffer{}
-			p, stop := runPipeline(t, cfg, topology.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+			logTo := topology.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))
+			p, stop := runPipeline(t, cfg, logTo)
 			waitReady(t, p)
 
 			cl := newClient(t, b, adminOpts...)
@@ -125,19 +125,11 @@ func TestLeastPrivilegeACLs(t *testing.T) {
 
 			// A second start finds every topic and checks its configs.
 			stop()
-			startPipeline(t, cfg, topology.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+			startPipeline(t, cfg, logTo)
 			produceLines(t, cl, cfg.Topics.Raw, requestWave(conns, conns))
 			recs := consumeWith(t, b, adminOpts, cfg.Topics.Audit, 6*conns, 2*time.Second)
 			require.Len(t, recs, 6*conns)
-			ids := map[string]bool{}
-			for _, r := range recs {
-				var ev struct {
-					ID string `json:"id"`
-				}
-				require.NoError(t, json.Unmarshal(r.Value, &ev))
-				ids[ev.ID] = true
-			}
-			require.Len(t, ids, 6*conns, "no record twice")
+			requireDistinctIDs(t, recs)
 			if tc.dropDelete {
 				// Once per stream and start, not every interval.
 				time.Sleep(3 * cfg.Topics.PurgeInterval)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -173,5 +174,19 @@ func consumeWith(t *testing.T, b *embedded.Broker, opts []kgo.Opt, topic string,
 				out = append(out, r)
 			}
 		})
+	}
+}
+
+// requireDistinctIDs checks that no two audit records carry one id.
+func requireDistinctIDs(t *testing.T, recs []*kgo.Record) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, r := range recs {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &ev))
+		require.False(t, ids[ev.ID], "record %s twice", ev.ID)
+		ids[ev.ID] = true
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -74,15 +73,7 @@ func TestInternalStreamsPurged(t *testing.T) {
 			produceLines(t, cl, cfg.Topics.Raw, more)
 			recs := consumeN(t, b, cfg.Topics.Audit, 6*conns, 2*time.Second)
 			require.Len(t, recs, 6*conns, "each wave's records, once")
-			ids := map[string]bool{}
-			for _, r := range recs {
-				var ev struct {
-					ID string `json:"id"`
-				}
-				require.NoError(t, json.Unmarshal(r.Value, &ev))
-				require.False(t, ids[ev.ID], "record %s twice", ev.ID)
-				ids[ev.ID] = true
-			}
+			requireDistinctIDs(t, recs)
 			starts2, ends2 := settledInternal(t, adm, cfg, tc.interval > 0)
 			require.Greater(t, ends2[cfg.Topics.Rekeyed], ends[cfg.Topics.Rekeyed])
 			if tc.interval < 0 {
