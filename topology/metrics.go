@@ -194,10 +194,19 @@ type lagKey struct {
 // failing processor tears them down (goka v1.1.17), which races.
 func groupOffsets(admin sarama.ClusterAdmin, client sarama.Client, inputs map[goka.Group][]string) (lag, committed map[lagKey]int64) {
 	lag, committed = map[lagKey]int64{}, map[lagKey]int64{}
+	all := map[string][]int32{}
+	for _, topics := range inputs {
+		for _, t := range topics {
+			if ps, err := client.Partitions(t); err == nil {
+				all[t] = ps
+			}
+		}
+	}
+	hwm := endOffsets(client, all)
 	for g, topics := range inputs {
 		parts := map[string][]int32{}
 		for _, t := range topics {
-			if ps, err := client.Partitions(t); err == nil {
+			if ps, ok := all[t]; ok {
 				parts[t] = ps
 			}
 		}
@@ -211,13 +220,69 @@ func groupOffsets(admin sarama.ClusterAdmin, client sarama.Client, inputs map[go
 				if block.Offset >= 0 { // -1: nothing committed yet
 					committed[k] = block.Offset
 				}
-				hwm, err := client.GetOffset(t, part, sarama.OffsetNewest)
-				if err != nil {
-					continue
+				if end, ok := hwm[streamPartition{t, part}]; ok {
+					lag[k] = max(end-max(block.Offset, 0), 0)
 				}
-				lag[k] = max(hwm-max(block.Offset, 0), 0)
 			}
 		}
 	}
 	return lag, committed
+}
+
+// endOffsets returns the high watermark of each partition it can, with one
+// ListOffsets request per leader; client.GetOffset sends one per partition,
+// which was ~50 requests per instance every 2 s with the default topics.
+// Partitions whose leader fails to answer are asked again once, after a
+// metadata refresh (as GetOffset does), and are otherwise left out.
+func endOffsets(client sarama.Client, parts map[string][]int32) map[streamPartition]int64 {
+	out := map[streamPartition]int64{}
+	for attempt := 0; attempt < 2 && len(parts) > 0; attempt++ {
+		if attempt > 0 {
+			topics := make([]string, 0, len(parts))
+			for t := range parts {
+				topics = append(topics, t)
+			}
+			if client.RefreshMetadata(topics...) != nil {
+				break
+			}
+		}
+		parts = askLeaders(client, parts, out)
+	}
+	return out
+}
+
+// askLeaders puts the high watermarks the leaders give into out and
+// returns the partitions they did not.
+func askLeaders(client sarama.Client, parts map[string][]int32, out map[streamPartition]int64) (failed map[string][]int32) {
+	failed = map[string][]int32{}
+	asked := map[*sarama.Broker][]streamPartition{}
+	for t, ps := range parts {
+		for _, p := range ps {
+			if b, err := client.Leader(t, p); err == nil {
+				asked[b] = append(asked[b], streamPartition{t, p})
+			} else {
+				failed[t] = append(failed[t], p)
+			}
+		}
+	}
+	for b, sps := range asked {
+		req := sarama.NewOffsetRequest(client.Config().Version)
+		for _, sp := range sps {
+			req.AddBlock(sp.topic, sp.id, sarama.OffsetNewest, 1)
+		}
+		resp, err := b.GetAvailableOffsets(req)
+		if err != nil {
+			_ = b.Close() // the next request reconnects
+		}
+		for _, sp := range sps {
+			if resp != nil {
+				if blk := resp.GetBlock(sp.topic, sp.id); blk != nil && blk.Err == sarama.ErrNoError && len(blk.Offsets) == 1 {
+					out[sp] = blk.Offsets[0]
+					continue
+				}
+			}
+			failed[sp.topic] = append(failed[sp.topic], sp.id)
+		}
+	}
+	return failed
 }
