@@ -120,3 +120,55 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestDeletedTopicCreatedAgain deletes a destination under a running
+// kaudit, on a broker that creates topics on demand as Kafka does by
+// default. kaudit's clients must not have the broker create it with its
+// defaults (one partition, the broker's retention): the rebuilt processors
+// create it again as configured, and the records written meanwhile arrive.
+func TestDeletedTopicCreatedAgain(t *testing.T) {
+	skipShort(t)
+	b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	const dest, retention = "audit-kept", "7776000000" // 90 days
+	cfg := httpConfig(b)
+	cfg.Routing = route.Config{
+		Routes:       []route.OrderedRoute{{Name: "all", Topics: []string{dest}}},
+		Destinations: map[string]route.Destination{dest: {RetentionMs: 7776000000}},
+	}
+	p := startPipeline(t, cfg)
+	waitReady(t, p)
+
+	wave := func(first int) []string {
+		var lines []string
+		for i := range 20 {
+			lines = append(lines, demo.Produce(t0, conn(first+i, "User:app"), 1, "orders", 0, 10))
+		}
+		return lines
+	}
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, wave(0))
+	consumeN(t, b, dest, 20, 0)
+
+	adm := kadm.NewClient(newClient(t, b))
+	ctx := context.Background()
+	_, err = adm.DeleteTopics(ctx, dest)
+	require.NoError(t, err)
+	produceLines(t, newClient(t, b), cfg.Topics.Raw, wave(100))
+	recs := consumeN(t, b, dest, 20, 2*time.Second)
+	require.Len(t, recs, 20, "the second wave, on the topic made again")
+	require.GreaterOrEqual(t, scrapeCounter(t, p, "kaudit_restarts_total"), 1.0, "the failed emit rebuilt the processors")
+
+	details, err := adm.ListTopics(ctx, dest)
+	require.NoError(t, err)
+	require.Len(t, details[dest].Partitions, cfg.Topics.Partitions, "created by kaudit, not by the broker's default of 1")
+	rcs, err := adm.DescribeTopicConfigs(ctx, dest)
+	require.NoError(t, err)
+	rc, err := rcs.On(dest, nil)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, c := range rc.Configs {
+		got[c.Key] = c.MaybeValue()
+	}
+	require.Equal(t, retention, got["retention.ms"])
+}

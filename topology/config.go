@@ -436,6 +436,12 @@ func (c *Config) SaramaConfig() *sarama.Config {
 	// JoinGroup blocks for up to the rebalance timeout; it must end before
 	// sarama's read timeout (30 s), or a slow rejoin fails every instance.
 	sc.Consumer.Group.Rebalance.Timeout = 25 * time.Second
+	// kaudit creates its topics itself, with their partitions and configs
+	// (EnsureTopics). A client's metadata request must not make a broker
+	// with auto.create.topics.enable (Kafka's default) create a missing one
+	// with the broker's defaults: a destination with 7 days' retention, or
+	// a one-partition stream its table is no longer co-partitioned with.
+	sc.Metadata.AllowAutoTopicCreation = false
 	c.Security.apply(sc)
 	return sc
 }

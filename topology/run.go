@@ -245,6 +245,13 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, restartMax)
+		// A topic deleted under a running kaudit is made again, with its
+		// partitions and configs, before the rebuilt processors need it.
+		if plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...); err != nil {
+			p.log.Warn("checking topics before the rebuild", "err", err)
+		} else if len(plan.Created) > 0 {
+			p.log.Warn("topics were missing; created them again", "topics", plan.Created)
+		}
 		if p.drainLoop && !legacyLoopExists(&p.cfg) {
 			// Deleted under a running kaudit: goka cannot start a
 			// processor whose loop topic is missing.

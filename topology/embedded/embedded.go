@@ -28,6 +28,10 @@ type Options struct {
 	CleanerBackoff time.Duration
 	// Partitions is the default partition count of auto-created topics.
 	Partitions int
+	// AutoCreateTopics lets a metadata request that asks for it create a
+	// missing topic, as Kafka's auto.create.topics.enable (on by default
+	// in Kafka, off here).
+	AutoCreateTopics bool
 	// ClusterID is the cluster id the broker reports.
 	ClusterID string
 	// SASLUsers, when set, turn on SASL authentication: every client must
@@ -97,6 +101,9 @@ func Start(o Options) (*Broker, error) {
 		kfake.BrokerConfigs(map[string]string{
 			"log.cleaner.backoff.ms": strconv.FormatInt(o.CleanerBackoff.Milliseconds(), 10),
 		}),
+	}
+	if o.AutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
