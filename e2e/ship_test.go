@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kaudit/kaudit/schemas"
@@ -74,12 +76,12 @@ func createTopic(t *testing.T, b *embedded.Broker, topic string, partitions int3
 
 // runShipper starts `kaudit ship`'s parts on the log; the returned func
 // stops it gracefully and checks it stopped without error.
-func runShipper(t *testing.T, b *embedded.Broker, topic, live, checkpoint string) (*ship.Shipper, func()) {
+func runShipper(t *testing.T, b *embedded.Broker, topic, live, checkpoint string, log *slog.Logger) (*ship.Shipper, func()) {
 	t.Helper()
 	cfg := topology.Defaults()
 	cfg.Brokers = b.Addrs()
 	sink, err := ship.NewKafkaSink(ship.KafkaOptions{
-		Brokers: cfg.Brokers, Topic: topic, Sarama: cfg.SaramaConfig(), Log: testLogger(t),
+		Brokers: cfg.Brokers, Topic: topic, Sarama: cfg.SaramaConfig(), Log: log,
 		Headers: map[string]string{schemas.HeaderCluster: "lkc-shipped", ship.HeaderBrokerID: "1", ship.HeaderHost: "broker-1"},
 	})
 	require.NoError(t, err)
@@ -132,7 +134,7 @@ func TestShipRotationAndRestart(t *testing.T) {
 	checkpoint := filepath.Join(t.TempDir(), "ship.checkpoint")
 
 	l.write(120)
-	s, stop := runShipper(t, b, topic, l.live, checkpoint)
+	s, stop := runShipper(t, b, topic, l.live, checkpoint, testLogger(t))
 	waitShipped(t, s, 120)
 	l.write(80) // not necessarily read before the rotation: drained from the old file
 	l.rotate(9)
@@ -150,7 +152,7 @@ func TestShipRotationAndRestart(t *testing.T) {
 	l.rotate(11)
 	l.write(25)
 
-	s, stop = runShipper(t, b, topic, l.live, checkpoint)
+	s, stop = runShipper(t, b, topic, l.live, checkpoint, testLogger(t))
 	waitShipped(t, s, 40+60+25+(330-300))
 	stop()
 
@@ -199,7 +201,7 @@ func TestShipIntoPipeline(t *testing.T) {
 
 	l := &shipLog{t: t, live: filepath.Join(t.TempDir(), "kafka-request.log")}
 	l.write(28) // 7 connections, each two Produce and two Fetch requests
-	s, stop := runShipper(t, b, cfg.Topics.Raw, l.live, filepath.Join(t.TempDir(), "ship.checkpoint"))
+	s, stop := runShipper(t, b, cfg.Topics.Raw, l.live, filepath.Join(t.TempDir(), "ship.checkpoint"), testLogger(t))
 	waitShipped(t, s, 28)
 	stop()
 
@@ -233,4 +235,38 @@ func headers(r *kgo.Record) map[string]string {
 		out[h.Key] = string(h.Value)
 	}
 	return out
+}
+
+// TestShipWaitsForRawTopic starts the shipper before the raw topic exists,
+// on a broker that creates topics on demand as Kafka does by default. The
+// shipper must not have it created with the broker's defaults: it says
+// why it waits, and ships every line once the topic is made.
+func TestShipWaitsForRawTopic(t *testing.T) {
+	skipShort(t)
+	b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	const topic = "raw-later"
+	l := &shipLog{t: t, live: filepath.Join(t.TempDir(), "kafka-request.log")}
+	l.write(30)
+	logs := &logBuffer{}
+	s, stop := runShipper(t, b, topic, l.live, filepath.Join(t.TempDir(), "ship.checkpoint"), slog.New(slog.NewTextHandler(logs, nil)))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "the first `kaudit run` does") },
+		30*time.Second, 10*time.Millisecond, "the shipper says why it waits")
+	adm := kadm.NewClient(newClient(t, b))
+	topics, err := adm.ListTopics(context.Background(), topic)
+	require.NoError(t, err)
+	require.False(t, topics.Has(topic), "not created with the broker's defaults")
+	require.Zero(t, s.Stats().Shipped)
+
+	createTopic(t, b, topic, 4)
+	waitShipped(t, s, 30)
+	stop()
+	recs := consumeN(t, b, topic, 30, time.Second)
+	require.Len(t, recs, 30)
+	got := make([]string, len(recs))
+	for i, r := range recs {
+		got[i] = string(r.Value)
+	}
+	require.ElementsMatch(t, l.written, got)
 }

@@ -55,6 +55,8 @@ type KafkaSink struct {
 	log     *slog.Logger
 	// Idempotent reports whether the producer is idempotent.
 	Idempotent bool
+
+	saidMissing bool // the missing topic was explained once
 }
 
 // NewKafkaSink connects a producer. It asks for idempotence when the
@@ -137,6 +139,11 @@ func (s *KafkaSink) Send(ctx context.Context, batch []Line) (dropped int, err er
 			return dropped, nil
 		}
 		s.log.Warn("produce failed; retrying", "lines", len(msgs), "err", perrs[0].Err, "backoff", backoff)
+		if !s.saidMissing && errors.Is(perrs[0].Err, sarama.ErrUnknownTopicOrPartition) {
+			// sarama's circuit breaker hides this error on the next tries.
+			s.saidMissing = true
+			s.log.Warn("the topic does not exist; lines wait until it does. kaudit ship does not create it: the first `kaudit run` does", "topic", s.topic)
+		}
 		select {
 		case <-ctx.Done():
 			return dropped, fmt.Errorf("produce: %w (last error: %v)", ctx.Err(), perrs[0].Err)
