@@ -92,7 +92,7 @@ func TestLeastPrivilegeACLs(t *testing.T) {
 					acls = append(acls, a)
 				}
 			}
-			b := startSecureBroker(t, embedded.Options{SASLUsers: []embedded.SASLUser{
+			b := startBrokerWith(t, embedded.Options{SASLUsers: []embedded.SASLUser{
 				{Mechanism: topology.MechanismPlain, User: adminUser, Password: adminPassword},
 				{Mechanism: topology.MechanismPlain, User: saslUser, Password: saslPassword, ACLs: acls},
 			}})

@@ -44,7 +44,14 @@ func testLogger(t *testing.T) *slog.Logger {
 // startBroker starts an embedded broker, closed at test end.
 func startBroker(t *testing.T) *embedded.Broker {
 	t.Helper()
-	b, err := embedded.Start(embedded.Options{})
+	return startBrokerWith(t, embedded.Options{})
+}
+
+// startBrokerWith starts an embedded broker with options (SASL users, TLS,
+// auto-created topics), closed at test end.
+func startBrokerWith(t *testing.T, o embedded.Options) *embedded.Broker {
+	t.Helper()
+	b, err := embedded.Start(o)
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	return b

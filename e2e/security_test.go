@@ -52,15 +52,6 @@ func kgoMechanism(t *testing.T, mech, user, pass string) sasl.Mechanism {
 	return nil
 }
 
-// startSecureBroker starts an embedded broker with SASL users and/or TLS.
-func startSecureBroker(t *testing.T, o embedded.Options) *embedded.Broker {
-	t.Helper()
-	b, err := embedded.Start(o)
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	return b
-}
-
 // securityLines are request-log lines of a few connections: each makes two
 // Produce and two Fetch requests, of which one each is audited.
 func securityLines(conns int) []string {
@@ -107,7 +98,7 @@ func TestSASLPipeline(t *testing.T) {
 	skipShort(t)
 	for _, mech := range []string{topology.MechanismPlain, topology.MechanismSCRAMSHA256, topology.MechanismSCRAMSHA512} {
 		t.Run(mech, func(t *testing.T) {
-			b := startSecureBroker(t, embedded.Options{SASLUsers: []embedded.SASLUser{{Mechanism: mech, User: saslUser, Password: saslPassword}}})
+			b := startBrokerWith(t, embedded.Options{SASLUsers: []embedded.SASLUser{{Mechanism: mech, User: saslUser, Password: saslPassword}}})
 			sec := topology.SecurityConfig{
 				Protocol: topology.ProtocolSASLPlaintext,
 				SASL:     topology.SASLConfig{Mechanism: mech, Username: saslUser},
@@ -133,7 +124,7 @@ func TestSASLWrongPassword(t *testing.T) {
 	skipShort(t)
 	for _, mech := range []string{topology.MechanismPlain, topology.MechanismSCRAMSHA256} {
 		t.Run(mech, func(t *testing.T) {
-			b := startSecureBroker(t, embedded.Options{SASLUsers: []embedded.SASLUser{{Mechanism: mech, User: saslUser, Password: saslPassword}}})
+			b := startBrokerWith(t, embedded.Options{SASLUsers: []embedded.SASLUser{{Mechanism: mech, User: saslUser, Password: saslPassword}}})
 			t.Setenv("KAUDIT_E2E_KAFKA_PASSWORD", "not-the-password")
 			cfg := topology.Defaults()
 			cfg.Brokers = b.Addrs()
@@ -205,7 +196,7 @@ func TestTLSPipeline(t *testing.T) {
 	skipShort(t)
 	pki := newTestPKI(t)
 	t.Run("SASL_SSL", func(t *testing.T) {
-		b := startSecureBroker(t, embedded.Options{
+		b := startBrokerWith(t, embedded.Options{
 			SASLUsers: []embedded.SASLUser{{Mechanism: topology.MechanismSCRAMSHA512, User: saslUser, Password: saslPassword}},
 			TLS:       &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12},
 		})
@@ -223,7 +214,7 @@ func TestTLSPipeline(t *testing.T) {
 		})
 	})
 	t.Run("SSL with a client certificate", func(t *testing.T) {
-		b := startSecureBroker(t, embedded.Options{TLS: &tls.Config{
+		b := startBrokerWith(t, embedded.Options{TLS: &tls.Config{
 			Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12,
 			ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool,
 		}})
@@ -236,7 +227,7 @@ func TestTLSPipeline(t *testing.T) {
 		})
 	})
 	t.Run("untrusted broker certificate", func(t *testing.T) {
-		b := startSecureBroker(t, embedded.Options{TLS: &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12}})
+		b := startBrokerWith(t, embedded.Options{TLS: &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12}})
 		cfg := topology.Defaults()
 		cfg.Brokers = b.Addrs()
 		cfg.Security = topology.SecurityConfig{Protocol: topology.ProtocolSSL} // system roots

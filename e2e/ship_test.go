@@ -243,9 +243,7 @@ func headers(r *kgo.Record) map[string]string {
 // why it waits, and ships every line once the topic is made.
 func TestShipWaitsForRawTopic(t *testing.T) {
 	skipShort(t)
-	b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
+	b := startBrokerWith(t, embedded.Options{AutoCreateTopics: true, Partitions: 1})
 	const topic = "raw-later"
 	l := &shipLog{t: t, live: filepath.Join(t.TempDir(), "kafka-request.log")}
 	l.write(30)

@@ -128,9 +128,7 @@ func freePort(t *testing.T) int {
 // create it again as configured, and the records written meanwhile arrive.
 func TestDeletedTopicCreatedAgain(t *testing.T) {
 	skipShort(t)
-	b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
+	b := startBrokerWith(t, embedded.Options{AutoCreateTopics: true, Partitions: 1})
 	const dest, retention = "audit-kept", "7776000000" // 90 days
 	cfg := httpConfig(b)
 	cfg.Routing = route.Config{
@@ -152,7 +150,7 @@ func TestDeletedTopicCreatedAgain(t *testing.T) {
 
 	adm := kadm.NewClient(newClient(t, b))
 	ctx := context.Background()
-	_, err = adm.DeleteTopics(ctx, dest)
+	_, err := adm.DeleteTopics(ctx, dest)
 	require.NoError(t, err)
 	produceLines(t, newClient(t, b), cfg.Topics.Raw, wave(100))
 	recs := consumeN(t, b, dest, 20, 2*time.Second)
