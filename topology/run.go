@@ -245,19 +245,20 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, restartMax)
-		// A topic deleted under a running kaudit is made again, with its
-		// partitions and configs, before the rebuilt processors need it.
-		if plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...); err != nil {
-			p.log.Warn("checking topics before the rebuild", "err", err)
-		} else if len(plan.Created) > 0 {
-			p.log.Warn("topics were missing; created them again", "topics", plan.Created)
-		}
 		if p.drainLoop && !legacyLoopExists(&p.cfg) {
 			// Deleted under a running kaudit: goka cannot start a
 			// processor whose loop topic is missing.
 			p.log.Info("the old loop topic is gone; the dedup group stops reading it", "topic", legacyLoop)
 			p.drainLoop = false
 			graphs = p.Graphs()
+		}
+		// A topic deleted under a running kaudit is made again, with its
+		// partitions and configs, before the rebuilt processors need it.
+		// After the check above: the deleted old loop is not one of them.
+		if plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...); err != nil {
+			p.log.Warn("checking topics before the rebuild", "err", err)
+		} else if len(plan.Created) > 0 {
+			p.log.Warn("topics were missing; created them again", "topics", plan.Created)
 		}
 	}
 }
