@@ -2,6 +2,8 @@ package topology
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/IBM/sarama"
@@ -236,17 +238,10 @@ func groupOffsets(admin sarama.ClusterAdmin, client sarama.Client, inputs map[go
 // metadata refresh (as GetOffset does), and are otherwise left out.
 func endOffsets(client sarama.Client, parts map[string][]int32) map[streamPartition]int64 {
 	out := map[streamPartition]int64{}
-	for attempt := 0; attempt < 2 && len(parts) > 0; attempt++ {
-		if attempt > 0 {
-			topics := make([]string, 0, len(parts))
-			for t := range parts {
-				topics = append(topics, t)
-			}
-			if client.RefreshMetadata(topics...) != nil {
-				break
-			}
+	if failed := askLeaders(client, parts, out); len(failed) > 0 {
+		if client.RefreshMetadata(slices.Collect(maps.Keys(failed))...) == nil {
+			askLeaders(client, failed, out)
 		}
-		parts = askLeaders(client, parts, out)
 	}
 	return out
 }
