@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,24 +45,6 @@ func readmeACLs(t *testing.T) []kfake.ACL {
 	}
 	require.NotEmpty(t, acls)
 	return acls
-}
-
-// logBuffer collects a pipeline's log for the test to read while it runs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestLeastPrivilegeACLs runs kaudit as a principal that has exactly the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,6 +183,24 @@ func consumeWith(t *testing.T, b *embedded.Broker, opts []kgo.Opt, topic string,
 			}
 		})
 	}
+}
+
+// logBuffer collects a pipeline's or shipper's log for the test to read while it runs.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // requireDistinctIDs checks that no two audit records carry one id.
