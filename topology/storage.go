@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -48,10 +49,9 @@ var ldbOptions = opt.Options{
 	// A batch larger than the write buffer would otherwise become a
 	// level-0 table of its own, skipping the memtable.
 	DisableLargeBatchTransaction: true,
-	// Most lookups miss: every new connection's first request asks the
-	// table and the view for a state they do not have yet. A bloom filter
-	// (10 bits, ~1.2 B a key) answers most misses without reading a block
-	// of each of the many level-0 tables.
+	// A lookup that the store's keyFilter lets through looks at each of
+	// the many level-0 tables: a bloom filter (10 bits, ~1.2 B a key)
+	// saves reading a block of each table that lacks the key.
 	Filter: filter.NewBloomFilter(10),
 }
 
@@ -86,16 +86,38 @@ type batchedStorage struct {
 	err     error             // a failed background write, returned by the next call
 	dirty   bool              // the offset changed since the last write
 
+	// filter holds every key the store holds, so that Get answers a
+	// lookup of a key it never held without a LevelDB read. Most lookups
+	// are of such keys (every new connection's first request asks the
+	// table, and the batcher asks the view), and in goleveldb they read
+	// the bloom filters of each of up to 64 level-0 tables through a 1 MiB
+	// block cache, and charge seeks that soon compact the store. nil
+	// while a reopened store builds it from its contents: Get reads
+	// LevelDB until then.
+	filter *keyFilter
+	// building is the next filter while build reads the store; updates
+	// go into it too.
+	building *keyFilter
+	deletes  int // since filter was built
+
 	stop chan struct{}
-	done chan struct{}
+	bg   sync.WaitGroup // the flusher and a build
 }
 
 // newBatchedStorage starts the flush timer here rather than in Open, so
 // that Close never waits for a goroutine that was not started.
 func newBatchedStorage(db *leveldb.DB) *batchedStorage {
-	s := &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &batchedStorage{db: db, pending: map[string][]byte{}, stop: make(chan struct{})}
+	it := db.NewIterator(nil, nil)
+	if it.First() {
+		s.startBuild()
+	} else {
+		s.filter = newKeyFilter()
+	}
+	it.Release()
+	s.bg.Add(1)
 	go func() {
-		defer close(s.done)
+		defer s.bg.Done()
 		t := time.NewTicker(flushInterval)
 		defer t.Stop()
 		for {
@@ -118,7 +140,7 @@ func (s *batchedStorage) Open() error { return nil }
 
 func (s *batchedStorage) Close() error {
 	close(s.stop)
-	<-s.done
+	s.bg.Wait()
 	s.mu.Lock()
 	err := s.flushLocked()
 	s.mu.Unlock()
@@ -134,18 +156,25 @@ func (s *batchedStorage) Has(key string) (bool, error) {
 }
 
 func (s *batchedStorage) Get(key string) ([]byte, error) {
+	k := []byte(key)
 	s.mu.Lock()
 	v, ok := s.pending[key]
+	never := !ok && s.filter != nil && !s.filter.mayHold(k)
 	s.mu.Unlock()
-	if ok {
+	if ok || never {
 		return v, nil
 	}
-	v, err := s.db.Get([]byte(key), nil)
+	return s.stored(k)
+}
+
+// stored reads k from LevelDB, nil if it is not there.
+func (s *batchedStorage) stored(k []byte) ([]byte, error) {
+	v, err := s.db.Get(k, nil)
 	if err == leveldb.ErrNotFound {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("leveldb get %q: %w", key, err)
+		return nil, fmt.Errorf("leveldb get %q: %w", k, err)
 	}
 	return v, nil
 }
@@ -165,6 +194,7 @@ func (s *batchedStorage) update(key string, v []byte) error {
 		return s.err
 	}
 	s.pending[key] = v
+	s.track(key, v != nil)
 	if len(s.pending) >= flushEntries {
 		return s.flushLocked()
 	}
@@ -177,7 +207,7 @@ func (s *batchedStorage) GetOffset(def int64) (int64, error) {
 	if o := s.offset.Load(); o != 0 {
 		return o, nil
 	}
-	v, err := s.Get(offsetKey)
+	v, err := s.stored([]byte(offsetKey)) // never pending, nor in filter
 	if err != nil || v == nil {
 		return def, err
 	}
@@ -201,6 +231,85 @@ func (s *batchedStorage) MarkRecovered() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.flushLocked()
+}
+
+// track keeps the filters up to date with an update of key (set: not a
+// delete), and has filter built again once half the keys it holds have
+// been deleted: a filter never forgets keys, and the table's connections
+// come and go.
+func (s *batchedStorage) track(key string, set bool) {
+	if !set {
+		s.deletes++
+		if s.filter != nil && s.building == nil && s.deletes > max(s.filter.keys/2, filterFirstKeys) {
+			s.startBuild()
+		}
+		return
+	}
+	for _, f := range []*keyFilter{s.filter, s.building} {
+		if f != nil {
+			f.add([]byte(key))
+		}
+	}
+}
+
+// startBuild has a new filter built from the store's contents. Callers
+// hold mu, or own s.
+func (s *batchedStorage) startBuild() {
+	s.building = newKeyFilter()
+	s.bg.Add(1)
+	go s.build(s.building)
+}
+
+// build adds the keys of a snapshot to f, which updates have gone into
+// since startBuild, so that f holds every key the store holds when it
+// replaces filter. A failed build leaves filter as it is: one that has
+// never been built (nil) only makes Get read LevelDB.
+func (s *batchedStorage) build(f *keyFilter) {
+	defer s.bg.Done()
+	done := false
+	defer func() {
+		s.mu.Lock()
+		if done {
+			s.filter, s.deletes = f, 0
+		}
+		s.building = nil
+		s.mu.Unlock()
+	}()
+	s.mu.Lock()
+	err := s.flushLocked() // the snapshot must hold what is pending
+	s.mu.Unlock()
+	if err != nil {
+		return
+	}
+	snap, err := s.db.GetSnapshot()
+	if err != nil {
+		return
+	}
+	defer snap.Release()
+	it := snap.NewIterator(nil, &opt.ReadOptions{DontFillCache: true})
+	defer it.Release()
+	// Keys are read in chunks outside mu, which Get and Set need.
+	var keys [][]byte
+	for more := true; more; {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		keys = keys[:0]
+		for len(keys) < 1024 && it.Next() {
+			if k := it.Key(); string(k) != offsetKey {
+				keys = append(keys, bytes.Clone(k))
+			}
+		}
+		more = len(keys) > 0
+		s.mu.Lock()
+		for _, k := range keys {
+			f.add(k)
+		}
+		s.mu.Unlock()
+	}
+	done = it.Error() == nil
 }
 
 // flushLocked writes the pending updates and the offset in one atomic

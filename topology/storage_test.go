@@ -1,7 +1,9 @@
 package topology
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/lovoo/goka/storage"
 	"github.com/stretchr/testify/require"
@@ -97,4 +99,96 @@ func TestBatchedStorageDefaultsAndFullBatch(t *testing.T) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	require.Empty(t, bs.pending, "a full batch is written at once")
+}
+
+// A filter never loses a key, grows by segments, and passes few keys it
+// was not given.
+func TestKeyFilter(t *testing.T) {
+	f := newKeyFilter()
+	const n = 100_000
+	for i := range n {
+		f.add(fmt.Appendf(nil, "conn-%d", i))
+	}
+	require.Len(t, f.segs, 3, "16k + 32k + 64k keys")
+	require.InDelta(t, n, f.keys, n/50, "false positives are not counted")
+	passed := 0
+	for i := range n {
+		require.True(t, f.mayHold(fmt.Appendf(nil, "conn-%d", i)))
+		if f.mayHold(fmt.Appendf(nil, "other-%d", i)) {
+			passed++
+		}
+	}
+	require.Less(t, passed, n*3/100, "false positives")
+}
+
+// waitFilter waits until st has a built filter and no build running.
+func waitFilter(t *testing.T, st storage.Storage) *keyFilter {
+	t.Helper()
+	s := st.(*batchedStorage)
+	var f *keyFilter
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		f = s.filter
+		return f != nil && s.building == nil
+	}, 10*time.Second, 5*time.Millisecond)
+	return f
+}
+
+// A reopened store builds its filter from its contents while it is
+// updated, and builds it again once most of its keys were deleted. Get
+// answers right all along.
+func TestBatchedStorageFilter(t *testing.T) {
+	dir := t.TempDir()
+	st := openBatched(t, dir)
+	require.NotNil(t, waitFilter(t, st), "an empty store has a filter at once")
+	key := func(i int) string { return fmt.Sprintf("conn-%06d", i) }
+	const n = 3 * filterFirstKeys
+	for i := range n {
+		require.NoError(t, st.Set(key(i), []byte{1}))
+	}
+	require.NoError(t, st.SetOffset(7))
+	require.NoError(t, st.Close())
+
+	st = openBatched(t, dir)
+	defer func() { require.NoError(t, st.Close()) }()
+	off, err := st.GetOffset(-2)
+	require.NoError(t, err)
+	require.EqualValues(t, 7, off, "the offset is not a key of the filter")
+	// Updates while the filter is built: Get must see them, and so must
+	// the filter once built.
+	for i := n; i < n+1000; i++ {
+		require.NoError(t, st.Set(key(i), []byte{2}))
+	}
+	for _, i := range []int{0, n - 1, n, n + 999} {
+		v, err := st.Get(key(i))
+		require.NoError(t, err)
+		require.NotNil(t, v, key(i))
+	}
+	f := waitFilter(t, st)
+	for i := range n + 1000 {
+		require.True(t, f.mayHold([]byte(key(i))), key(i))
+	}
+
+	// Delete all but the last 1000: the filter is built again, without them.
+	for i := range n {
+		require.NoError(t, st.Delete(key(i)))
+	}
+	require.Eventually(t, func() bool {
+		s := st.(*batchedStorage)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.filter != f && s.building == nil
+	}, 10*time.Second, 5*time.Millisecond, "deletes rebuild the filter")
+	f = waitFilter(t, st)
+	require.Less(t, f.keys, 1000+n-filterFirstKeys, "deleted keys before the rebuild are gone from it")
+	for i := n; i < n+1000; i++ {
+		require.True(t, f.mayHold([]byte(key(i))), key(i))
+		v, err := st.Get(key(i))
+		require.NoError(t, err)
+		require.Equal(t, []byte{2}, v)
+	}
+	v, err := st.Get(key(0))
+	require.NoError(t, err)
+	require.Nil(t, v)
 }
