@@ -695,7 +695,7 @@ func (p *Pipeline) storage(name string) storage.Builder {
 	if p.cfg.StateDir == "" {
 		return storage.MemoryBuilder()
 	}
-	return batchedBuilder(filepath.Join(p.cfg.StateDir, name))
+	return batchedBuilder(filepath.Join(p.cfg.StateDir, name), p.log)
 }
 
 func (p *Pipeline) gokaLogger(component string) goka.Logger {

@@ -2,6 +2,9 @@ package topology
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +14,7 @@ import (
 
 func openBatched(t *testing.T, dir string) storage.Storage {
 	t.Helper()
-	st, err := batchedBuilder(dir)("table", 0)
+	st, err := batchedBuilder(dir, slog.Default())("table", 0)
 	require.NoError(t, err)
 	require.NoError(t, st.Open())
 	return st
@@ -135,13 +138,23 @@ func waitFilter(t *testing.T, st storage.Storage) *keyFilter {
 	return f
 }
 
-// A reopened store builds its filter from its contents while it is
-// updated, and builds it again once most of its keys were deleted. Get
-// answers right all along.
+// storeFilter returns st's filter now (nil: not built).
+func storeFilter(st storage.Storage) *keyFilter {
+	s := st.(*batchedStorage)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.filter
+}
+
+// A closed store leaves its filter for the next open. A store whose file
+// is gone (a crash) or was saved at another offset builds its filter from
+// its contents once recovered, while it is updated, and builds it again
+// once most of its keys were deleted. Get answers right all along.
 func TestBatchedStorageFilter(t *testing.T) {
 	dir := t.TempDir()
+	file := filepath.Join(dir, "table.0", filterFile)
 	st := openBatched(t, dir)
-	require.NotNil(t, waitFilter(t, st), "an empty store has a filter at once")
+	require.NotNil(t, storeFilter(st), "an empty store has a filter at once")
 	key := func(i int) string { return fmt.Sprintf("conn-%06d", i) }
 	const n = 3 * filterFirstKeys
 	for i := range n {
@@ -149,23 +162,42 @@ func TestBatchedStorageFilter(t *testing.T) {
 	}
 	require.NoError(t, st.SetOffset(7))
 	require.NoError(t, st.Close())
+	saved, err := os.ReadFile(file)
+	require.NoError(t, err)
+
+	st = openBatched(t, dir)
+	f := storeFilter(st)
+	require.NotNil(t, f, "loaded")
+	require.NoFileExists(t, file, "the store changes from here on")
+	for i := range n {
+		require.True(t, f.mayHold([]byte(key(i))), key(i))
+	}
+	require.NoError(t, st.Set(key(n), []byte{2}))
+	require.NoError(t, st.SetOffset(8))
+	require.NoError(t, st.Close())
+	require.NoError(t, os.WriteFile(file, saved, 0o600)) // the filter of offset 7
 
 	st = openBatched(t, dir)
 	defer func() { require.NoError(t, st.Close()) }()
+	require.Nil(t, storeFilter(st), "a filter saved at another offset is not loaded")
+	require.NoFileExists(t, file)
 	off, err := st.GetOffset(-2)
 	require.NoError(t, err)
-	require.EqualValues(t, 7, off, "the offset is not a key of the filter")
-	// Updates while the filter is built: Get must see them, and so must
-	// the filter once built.
-	for i := n; i < n+1000; i++ {
+	require.EqualValues(t, 8, off, "the offset is not a key of the filter")
+	// Updates before and while the filter is built: Get must see them,
+	// and so must the filter once built.
+	for i := n + 1; i < n+1000; i++ {
 		require.NoError(t, st.Set(key(i), []byte{2}))
+		if i == n+500 {
+			require.NoError(t, st.MarkRecovered())
+		}
 	}
 	for _, i := range []int{0, n - 1, n, n + 999} {
 		v, err := st.Get(key(i))
 		require.NoError(t, err)
 		require.NotNil(t, v, key(i))
 	}
-	f := waitFilter(t, st)
+	f = waitFilter(t, st)
 	for i := range n + 1000 {
 		require.True(t, f.mayHold([]byte(key(i))), key(i))
 	}
