@@ -22,6 +22,10 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
+		// A closed LevelDB store's pool drainer waits up to 1 s before it
+		// returns (TestRestartOnStateDir); a store left open would still
+		// show its other goroutines.
+		goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
 		// sarama's and go-metrics' process-wide background goroutines.
 		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
 	)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,4 +98,60 @@ func scrapeCounter(t *testing.T, p *topology.Pipeline, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestRestartOnStateDir: an instance with a state dir stops gracefully,
+// leaving each store's key filter, and the next one on that dir loads them
+// and goes on where it stopped: the known connections' next Produce is a
+// repeat, not audited again, and a new connection is audited. A start
+// without the filters (as after a crash) builds them and does the same.
+// A filter that lacked a stored connection would audit it again.
+func TestRestartOnStateDir(t *testing.T) {
+	skipShort(t)
+	const conns = 60
+	b := startBroker(t)
+	cfg := httpConfig(b)
+	cfg.StateDir = t.TempDir()
+	client := newClient(t, b)
+	filters := filepath.Join(cfg.StateDir, "*", "kaudit-dedup-table.*", "KAUDIT-KEYFILTER")
+	// round r sends one Produce on each of the first n connections.
+	send := func(r, n int) {
+		var lines []string
+		for i := range n {
+			ts := t0.Add(time.Duration(r)*time.Minute + time.Duration(i)*time.Millisecond)
+			lines = append(lines, demo.Produce(ts, conn(i, "User:app"), int32(r+1), "orders", 0, 100))
+		}
+		produceLines(t, client, cfg.Topics.Raw, lines)
+	}
+
+	p, stop := runPipeline(t, cfg)
+	waitReady(t, p)
+	send(0, conns)
+	consumeN(t, b, cfg.Topics.Audit, conns, 0)
+	stop()
+	saved, err := filepath.Glob(filters)
+	require.NoError(t, err)
+	require.Len(t, saved, 2*cfg.Topics.Partitions, "the table's and the view's stores saved their filters")
+
+	for round, crashed := range []bool{false, true} {
+		if crashed {
+			saved, err := filepath.Glob(filters)
+			require.NoError(t, err)
+			for _, f := range saved {
+				require.NoError(t, os.Remove(f))
+			}
+		}
+		p, stop := runPipeline(t, cfg)
+		waitReady(t, p)
+		if !crashed {
+			left, err := filepath.Glob(filters)
+			require.NoError(t, err)
+			require.Empty(t, left, "loaded filters are removed")
+		}
+		send(round+1, conns+round+1)
+		recs := consumeN(t, b, cfg.Topics.Audit, conns+round+1, 3*time.Second)
+		require.Equal(t, conns+round+1, len(recs), "after restart %d (crashed %v): only the new connection is audited", round+1, crashed)
+		requireDistinctIDs(t, recs)
+		stop()
+	}
 }
