@@ -95,8 +95,8 @@ type batchedStorage struct {
 	// table, and the batcher asks the view), and in goleveldb they read
 	// the bloom filters of each of up to 64 level-0 tables through a 1 MiB
 	// block cache, and charge seeks that soon compact the store. nil
-	// until a reopened store has built it from its contents: Get reads
-	// LevelDB until then.
+	// while a reopened store has neither loaded one (saveFilter) nor built
+	// one from its contents: Get reads LevelDB until then.
 	filter *keyFilter
 	// building is the next filter while build reads the store; updates
 	// go into it too.
@@ -235,9 +235,9 @@ func (s *batchedStorage) SetOffset(offset int64) error {
 	return err
 }
 
-// MarkRecovered has a reopened store's filter built: only now, so that
-// reading the store does not slow down its recovery, nor a warm start
-// (by 1 s with 1M connections).
+// MarkRecovered has the filter built if a reopened store loaded none: once
+// recovered, so that the scan does not take turns for mu with the
+// recovery's writes.
 func (s *batchedStorage) MarkRecovered() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
