@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/bits-and-blooms/bloom/v3"
 )
@@ -69,13 +70,18 @@ func (f *keyFilter) add(k []byte) {
 const filterFile = "KAUDIT-KEYFILTER"
 
 // savedFilter is a filter as saved at Close, with the offset the store had
-// then.
+// then. Probe is where a fixed key's bits were: a build whose hashing
+// differs (another filterK, another bloom version) must not load the file,
+// or stored keys would look absent.
 type savedFilter struct {
 	Offset []byte
+	Probe  []uint64
 	Room   uint
 	Keys   int
 	Segs   []*bloom.BloomFilter
 }
+
+func filterProbe() []uint64 { return bloom.Locations([]byte(filterFile), filterK) }
 
 // saveFilter writes f, the filter of a store closed at offset, to dir.
 func saveFilter(dir string, offset []byte, f *keyFilter) error {
@@ -85,7 +91,7 @@ func saveFilter(dir string, offset []byte, f *keyFilter) error {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	w := bufio.NewWriter(tmp)
-	err = gob.NewEncoder(w).Encode(savedFilter{offset, f.room, f.keys, f.segs})
+	err = gob.NewEncoder(w).Encode(savedFilter{offset, filterProbe(), f.room, f.keys, f.segs})
 	if err == nil {
 		err = w.Flush()
 	}
@@ -112,7 +118,8 @@ func loadFilter(dir string, offset []byte) *keyFilter {
 		return nil
 	}
 	var sf savedFilter
-	if gob.NewDecoder(bytes.NewReader(data)).Decode(&sf) != nil || offset == nil || !bytes.Equal(sf.Offset, offset) {
+	if gob.NewDecoder(bytes.NewReader(data)).Decode(&sf) != nil || offset == nil || !bytes.Equal(sf.Offset, offset) ||
+		!slices.Equal(sf.Probe, filterProbe()) {
 		return nil
 	}
 	return &keyFilter{segs: sf.Segs, room: sf.Room, keys: sf.Keys}

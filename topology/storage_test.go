@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/gob"
 	"fmt"
 	"log/slog"
 	"os"
@@ -223,4 +224,25 @@ func TestBatchedStorageFilter(t *testing.T) {
 	v, err := st.Get(key(0))
 	require.NoError(t, err)
 	require.Nil(t, v)
+}
+
+// A saved filter is loaded only by a build that hashes keys the same way.
+func TestLoadFilterChecksHashing(t *testing.T) {
+	dir := t.TempDir()
+	f := newKeyFilter()
+	f.add([]byte("conn-1"))
+	off := []byte("7")
+	require.NoError(t, saveFilter(dir, off, f))
+	got := loadFilter(dir, off)
+	require.NotNil(t, got)
+	require.True(t, got.mayHold([]byte("conn-1")))
+	require.NoFileExists(t, filepath.Join(dir, filterFile))
+
+	// A file whose probe differs, as one written with other hashing would.
+	data, err := os.Create(filepath.Join(dir, filterFile))
+	require.NoError(t, err)
+	require.NoError(t, gob.NewEncoder(data).Encode(savedFilter{off, []uint64{1, 2, 3}, f.room, f.keys, f.segs}))
+	require.NoError(t, data.Close())
+	require.Nil(t, loadFilter(dir, off))
+	require.NoFileExists(t, filepath.Join(dir, filterFile))
 }
