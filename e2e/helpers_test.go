@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
@@ -187,6 +188,14 @@ func consumeWith(t *testing.T, b *embedded.Broker, opts []kgo.Opt, topic string,
 			}
 		})
 	}
+}
+
+// topicExists asks broker b whether topic exists.
+func topicExists(t *testing.T, b *embedded.Broker, topic string) bool {
+	t.Helper()
+	topics, err := kadm.NewClient(newClient(t, b)).ListTopics(context.Background(), topic)
+	require.NoError(t, err)
+	return topics.Has(topic)
 }
 
 // logBuffer collects a pipeline's or shipper's log for the test to read while it runs.
