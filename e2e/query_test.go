@@ -882,7 +882,7 @@ func TestReadyzAfterRecovery(t *testing.T) {
 // each instance holds a full view of each queried table. It runs N
 // connections (one Produce and one Fetch each) through a pipeline, then
 // opens one more view of the connections table and reports the heap it
-// takes once recovered, per entry, with in-memory storage (the default)
+// takes once recovered, per entry, with goka's in-memory storage
 // and with LevelDB (state_dir), whose copy is on disk. It is slow, so it
 // runs only when KAUDIT_MEASURE_VIEWS lists the sizes, e.g.
 //
@@ -981,8 +981,8 @@ func measureViews(t *testing.T, n int) {
 // counts its entries and their encoded size, copies them into copyTo
 // unless it is nil, and returns a func that stops it and returns the
 // bytes its storage left on disk. mode is the view's storage: memory
-// (goka's, as kaudit runs it without a state dir), memory-copy (the
-// same, copying each value it stores) or leveldb (with a state dir).
+// (goka's), memory-copy (the same, copying each value it stores, as
+// kaudit's own in-memory store does) or leveldb (goka's, with a state dir).
 func openView(t *testing.T, cfg topology.Config, mode string, copyTo interface{ Set(string, []byte) error }) (int, int64, func() int64) {
 	t.Helper()
 	var mu sync.Mutex

@@ -693,7 +693,7 @@ func (p *Pipeline) saramaBuilders(tr *tracker) (goka.ConsumerGroupBuilder, goka.
 
 func (p *Pipeline) storage(name string) storage.Builder {
 	if p.cfg.StateDir == "" {
-		return storage.MemoryBuilder()
+		return memoryBuilder()
 	}
 	return batchedBuilder(filepath.Join(p.cfg.StateDir, name), p.log)
 }
