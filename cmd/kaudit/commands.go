@@ -8,7 +8,16 @@ import (
 	"github.com/kaudit/kaudit/topology"
 	"github.com/kaudit/kaudit/topology/demo"
 	"github.com/kaudit/kaudit/topology/embedded"
+	"github.com/rcrowley/go-metrics"
 )
+
+// quietClientMetrics turns off sarama's go-metrics meters and histograms
+// for this process. kaudit never reads them (its figures are on /metrics),
+// and updating them took 1.2% of the pipeline's CPU at steady state
+// (BENCHMARKS.md, twenty-second session). It is process-wide, so only the
+// commands that run the pipeline call it: the bench harness's own sarama
+// copy keeps sarama's defaults.
+func quietClientMetrics() { metrics.UseNilMetrics = true }
 
 func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 	fs, level := newFlags("run")
@@ -36,6 +45,7 @@ func runCmd(ctx context.Context, args []string, _ io.Writer) error {
 		cfg.StateDir = *stateDir
 	}
 	cfg.HTTPPprof = cfg.HTTPPprof || *pprof
+	quietClientMetrics()
 	p, err := topology.New(cfg, topology.WithLogger(log))
 	if err != nil {
 		return err
@@ -82,5 +92,6 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	quietClientMetrics()
 	return demo.Run(ctx, demo.Options{HTTPAddr: *httpAddr, Once: *once, Out: stdout, Log: log})
 }
