@@ -24,32 +24,7 @@ func TestMemStorage(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, -2, off, "no offset yet")
 
-	buf := []byte("v1")
-	require.NoError(t, st.Set("a", buf))
-	buf[1] = 'X' // a codec reusing its buffer must not change the stored value
-	require.NoError(t, st.Set("b", []byte("v2")))
-	require.NoError(t, st.Set("c", []byte("v3")))
-	require.NoError(t, st.Delete("c"))
-	require.NoError(t, st.Delete("never"))
-	require.NoError(t, st.SetOffset(0))
-	require.NoError(t, st.Set("empty", []byte{}))
-	has, err := st.Has("empty")
-	require.NoError(t, err)
-	require.True(t, has, "an empty value is not a delete")
-	require.NoError(t, st.Delete("empty"))
-
-	for key, want := range map[string]string{"a": "v1", "b": "v2", "c": ""} {
-		v, err := st.Get(key)
-		require.NoError(t, err)
-		require.Equal(t, want, string(v), key)
-		has, err := st.Has(key)
-		require.NoError(t, err)
-		require.Equal(t, want != "", has, key)
-	}
-	off, err = st.GetOffset(-2)
-	require.NoError(t, err)
-	require.EqualValues(t, 0, off, "offset 0 is an offset")
-	require.Equal(t, map[string]string{"a": "v1", "b": "v2"}, contents(t, st))
+	checkUpdates(t, st, 0) // offset 0 is an offset
 	require.NoError(t, st.MarkRecovered())
 	require.NoError(t, st.Close())
 }

@@ -36,20 +36,19 @@ func contents(t *testing.T, st storage.Storage) map[string]string {
 	return got
 }
 
-// The batched store must read like goka's: pending updates are visible at
-// once, iterators see them and never the offset key, and a reopened store
-// has what was written before Close, offset included.
-func TestBatchedStorage(t *testing.T) {
-	dir := t.TempDir()
-	st := openBatched(t, dir)
-
+// checkUpdates makes updates every store must read back as goka's do:
+// values copied, an empty value kept, deletes gone, iterators without the
+// offset key. It leaves a=v1, b=v2 and the offset.
+func checkUpdates(t *testing.T, st storage.Storage, offset int64) {
+	t.Helper()
 	buf := []byte("v1")
 	require.NoError(t, st.Set("a", buf))
 	buf[1] = 'X' // a codec reusing its buffer must not change the stored value
 	require.NoError(t, st.Set("b", []byte("v2")))
 	require.NoError(t, st.Set("c", []byte("v3")))
 	require.NoError(t, st.Delete("c"))
-	require.NoError(t, st.SetOffset(41))
+	require.NoError(t, st.Delete("never"))
+	require.NoError(t, st.SetOffset(offset))
 	require.NoError(t, st.Set("empty", []byte{}))
 	has, err := st.Has("empty")
 	require.NoError(t, err)
@@ -66,8 +65,17 @@ func TestBatchedStorage(t *testing.T) {
 	}
 	off, err := st.GetOffset(-2)
 	require.NoError(t, err)
-	require.EqualValues(t, 41, off)
+	require.Equal(t, offset, off)
 	require.Equal(t, map[string]string{"a": "v1", "b": "v2"}, contents(t, st))
+}
+
+// The batched store must read like goka's: pending updates are visible at
+// once, iterators see them and never the offset key, and a reopened store
+// has what was written before Close, offset included.
+func TestBatchedStorage(t *testing.T) {
+	dir := t.TempDir()
+	st := openBatched(t, dir)
+	checkUpdates(t, st, 41)
 
 	// Updates after an iterator flushed the batch are batched again.
 	require.NoError(t, st.MarkRecovered())
@@ -78,7 +86,7 @@ func TestBatchedStorage(t *testing.T) {
 
 	st = openBatched(t, dir)
 	defer func() { require.NoError(t, st.Close()) }()
-	off, err = st.GetOffset(-2)
+	off, err := st.GetOffset(-2)
 	require.NoError(t, err)
 	require.EqualValues(t, 42, off)
 	require.Equal(t, map[string]string{"b": "v2'"}, contents(t, st))
