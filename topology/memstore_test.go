@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lovoo/goka/storage"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,18 +96,20 @@ func TestMemStorageConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				k := fmt.Sprintf("%d|%d", w, i%50)
-				require.NoError(t, st.Set(k, []byte{byte(i)}))
+				assert.NoError(t, st.Set(k, []byte{byte(i)}))
 				_, err := st.Get(k)
-				require.NoError(t, err)
+				assert.NoError(t, err)
 				if i%7 == 0 {
-					require.NoError(t, st.Delete(k))
+					assert.NoError(t, st.Delete(k))
 				}
 				if i%100 == 0 {
 					it, err := st.Iterator()
-					require.NoError(t, err)
+					if !assert.NoError(t, err) {
+						return
+					}
 					for it.Next() {
 						_, err := it.Value()
-						require.NoError(t, err)
+						assert.NoError(t, err)
 					}
 					it.Release()
 				}
