@@ -113,6 +113,41 @@ func TestBatchedStorageDefaultsAndFullBatch(t *testing.T) {
 	require.Empty(t, bs.pending, "a full batch is written at once")
 }
 
+// A store's flusher wakes only when there is something to write, and
+// writes it within flushInterval without another call; Close stops it
+// (goleak in TestMain checks that nothing is left running).
+func TestBatchedStorageTimedFlush(t *testing.T) {
+	dir := t.TempDir()
+	st := openBatched(t, dir)
+	bs := st.(*batchedStorage)
+	armed := func() bool {
+		bs.mu.Lock()
+		defer bs.mu.Unlock()
+		return bs.armed
+	}
+	require.False(t, armed(), "an idle store sets no timer")
+
+	require.NoError(t, st.Set("a", []byte("v")))
+	require.True(t, armed())
+	require.Eventually(t, func() bool {
+		bs.mu.Lock()
+		defer bs.mu.Unlock()
+		return len(bs.pending) == 0 && !bs.armed
+	}, 10*flushInterval, flushInterval/5, "written by the timer")
+	v, err := bs.stored([]byte("a"))
+	require.NoError(t, err)
+	require.Equal(t, "v", string(v))
+
+	require.NoError(t, st.SetOffset(7))
+	require.True(t, armed(), "a new offset is written too")
+	require.NoError(t, st.Close())
+	st = openBatched(t, dir)
+	defer func() { require.NoError(t, st.Close()) }()
+	off, err := st.GetOffset(-2)
+	require.NoError(t, err)
+	require.EqualValues(t, 7, off, "Close writes what is pending")
+}
+
 // A filter never loses a key, grows by segments, and passes few keys it
 // was not given.
 func TestKeyFilter(t *testing.T) {
