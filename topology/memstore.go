@@ -87,9 +87,10 @@ func (s *memStorage) Iterator() (storage.Iterator, error) { return s.IteratorWit
 // as the state-dir stores read them. Values are not copied; Set never
 // changes a stored slice.
 func (s *memStorage) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
-	in := func(k string) bool { return strings.HasPrefix(k, string(start)) }
-	if len(limit) > 0 {
-		in = func(k string) bool { return k >= string(start) && k < string(limit) }
+	lo, hi := string(start), string(limit) // once, not per key
+	in := func(k string) bool { return strings.HasPrefix(k, lo) }
+	if hi != "" {
+		in = func(k string) bool { return k >= lo && k < hi }
 	}
 	s.mu.RLock()
 	it := &memIterator{i: -1}

@@ -125,7 +125,7 @@ func TestBatchedStorageTimedFlush(t *testing.T) {
 		defer bs.mu.Unlock()
 		return bs.armed
 	}
-	require.False(t, armed(), "an idle store sets no timer")
+	require.False(t, armed(), "an idle store's flusher is not woken")
 
 	require.NoError(t, st.Set("a", []byte("v")))
 	require.True(t, armed())
