@@ -27,9 +27,9 @@ func requestLogNative(r *RequestLog) map[string]any {
 		"source_partition": r.SourcePartition, "source_offset": r.SourceOffset,
 		"topics": stringsToNative(r.Topics), "record_bytes": r.RecordBytes, "follower": r.Follower,
 		"error_code": int32(r.ErrorCode), "topic_bytes": int64sToNative(r.TopicBytes),
-		"conn_epoch_ms": msOrZero(r.ConnEpoch), "topic_errors": int16sToNative(r.TopicErrors),
+		"conn_epoch_ms": int64(0), "topic_errors": int16sToNative(r.TopicErrors),
 		"batch": batchNative(r.Batch), "batch_produce": r.BatchProduce, "batch_fetch": r.BatchFetch,
-		"loop_prev": r.LoopPrev,
+		"loop_prev": r.LoopPrev, "passed": r.Passed,
 	}
 }
 
@@ -104,13 +104,10 @@ func randomRequestLog(rng *rand.Rand) *RequestLog {
 		SecurityProtocol: str(), Listener: str(), SoftwareName: str(), SoftwareVersion: str(),
 		TotalTimeMs: rng.Float64() * 1000, SourcePartition: rng.Int32N(64), SourceOffset: rng.Int64(),
 		RecordBytes: rng.Int64(), Follower: rng.IntN(2) == 1, ErrorCode: int16(rng.IntN(130)),
-		LoopPrev: rng.Int64N(3) * rng.Int64(),
+		LoopPrev: rng.Int64N(3) * rng.Int64(), Passed: rng.IntN(2) == 1,
 	}
 	if rng.IntN(2) == 1 {
 		r.Request, r.Response = json.RawMessage(`{"a":[1,2]}`), json.RawMessage(`""`)
-	}
-	if rng.IntN(2) == 1 {
-		r.ConnEpoch = t.Add(-time.Hour)
 	}
 	if rng.IntN(3) == 0 {
 		r.Batch = []BatchAccess{{Topic: str(), Access: Access{Produce: rng.Int64N(1000), Bytes: rng.Int64N(1 << 30), First: t, Last: t}}}

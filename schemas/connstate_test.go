@@ -312,8 +312,9 @@ func TestCodecEncodeWrongType(t *testing.T) {
 	}
 }
 
-// Values written before the loop chain fields existed still decode, with
-// the fields zero: a new kaudit reads an old one's table and loop topic.
+// Values written before the loop chain fields (and passed) existed still
+// decode, with the fields zero: a new kaudit reads an old one's table and
+// loop topic.
 func TestCodecsReadValuesWithoutLoopChain(t *testing.T) {
 	st := &ConnState{Cluster: "prod-eu", Connection: "10.0.0.11:9094-10.0.1.23:51544-17", Requests: 3, MaxCorrelationID: 9}
 	b, err := new(ConnStateCodec).Encode(&ConnState{Cluster: st.Cluster, Connection: st.Connection, Requests: 3, MaxCorrelationID: 9,
@@ -325,11 +326,15 @@ func TestCodecsReadValuesWithoutLoopChain(t *testing.T) {
 	require.Equal(t, st, v)
 
 	r := &RequestLog{Cluster: "prod-eu", Connection: st.Connection, CorrelationID: 4, Topics: []string{"orders"}}
-	b, err = new(RequestLogCodec).Encode(&RequestLog{Cluster: r.Cluster, Connection: r.Connection, CorrelationID: 4, Topics: r.Topics, LoopPrev: 7})
+	b, err = new(RequestLogCodec).Encode(&RequestLog{Cluster: r.Cluster, Connection: r.Connection, CorrelationID: 4, Topics: r.Topics, LoopPrev: 7, Passed: true})
 	require.NoError(t, err)
+	v, err = new(RequestLogCodec).Decode(b[:len(b)-2]) // 1 byte each: loop_prev 7, passed
+	require.NoError(t, err)
+	require.Equal(t, r, v, "a record from before the loop chain")
 	v, err = new(RequestLogCodec).Decode(b[:len(b)-1])
 	require.NoError(t, err)
-	require.Equal(t, r, v)
+	r.LoopPrev = 7
+	require.Equal(t, r, v, "a record from before passed")
 }
 
 func TestCodecDecodeGarbage(t *testing.T) {
@@ -356,7 +361,7 @@ func TestCodecDecodeGarbage(t *testing.T) {
 		{name: "RequestLog text", codec: new(RequestLogCodec), data: []byte("garbage")},
 		{name: "RequestLog JSON line", codec: new(RequestLogCodec), data: []byte(lineProduceOK)},
 		// The last byte is LoopPrev, which records of earlier versions lack.
-		{name: "RequestLog truncated", codec: new(RequestLogCodec), data: validLog[:len(validLog)-2]},
+		{name: "RequestLog truncated", codec: new(RequestLogCodec), data: validLog[:len(validLog)-3]}, // ends inside batch_fetch
 		{name: "RequestLog given a ConnState", codec: new(RequestLogCodec), data: validState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,9 +55,6 @@ type RequestLog struct {
 	Batch        []BatchAccess
 	BatchProduce int64
 	BatchFetch   int64
-	// ConnEpoch is the epoch of the connection state that kept the request
-	// (ConnState.Epoch); it is part of record ids. Set by the dedup step.
-	ConnEpoch time.Time
 	// SourcePartition and SourceOffset locate the raw line, so that a replay
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
@@ -69,6 +66,10 @@ type RequestLog struct {
 	// applied neither that predecessor nor a later request from the same
 	// source partition (see dedup.Rules.Overtakes).
 	LoopPrev int64
+	// Passed marks a loop record whose request the input side has already
+	// sent on to be audited: the owner takes it into the connection's state
+	// and emits nothing. Such a record carries no bodies.
+	Passed bool
 }
 
 // Parse-error reasons, written to the dead-letter header kaudit-reason.
@@ -309,7 +310,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	w.boolean(r.Follower)
 	w.int(int32(r.ErrorCode))
 	w.array(len(r.TopicBytes), func(i int) { w.long(r.TopicBytes[i]) })
-	w.long(msOrZero(r.ConnEpoch))
+	w.long(0) // conn_epoch_ms: unused since record ids take the log time instead
 	w.array(len(r.TopicErrors), func(i int) { w.int(int32(r.TopicErrors[i])) })
 	w.array(len(r.Batch), func(i int) {
 		w.str(r.Batch[i].Topic)
@@ -318,6 +319,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	w.long(r.BatchProduce)
 	w.long(r.BatchFetch)
 	w.long(r.LoopPrev)
+	w.boolean(r.Passed)
 	return w.b, nil
 }
 
@@ -348,7 +350,7 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 	r.Follower = rd.boolean()
 	r.ErrorCode = int16(rd.int())
 	rd.array(func() { r.TopicBytes = append(r.TopicBytes, rd.long()) })
-	r.ConnEpoch = timeOrZero(rd.long())
+	rd.long() // conn_epoch_ms
 	rd.array(func() { r.TopicErrors = append(r.TopicErrors, int16(rd.int())) })
 	rd.array(func() {
 		b := BatchAccess{Topic: rd.str()}
@@ -359,6 +361,9 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 	r.BatchFetch = rd.long()
 	if rd.more() { // absent in records of kaudit before the loop chain
 		r.LoopPrev = rd.long()
+	}
+	if rd.more() { // absent in records of kaudit before admin requests passed on the input side
+		r.Passed = rd.boolean()
 	}
 	if err := rd.done(); err != nil {
 		return nil, fmt.Errorf("RequestLogCodec: %w", err)

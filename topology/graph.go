@@ -25,6 +25,7 @@ func RekeyGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
 	return goka.DefineGroup(RekeyGroup,
 		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(st.dedupOutputs(), s)), // unparsable -> DeadLetter
 		goka.Output(st.Rekeyed, new(schemas.RequestLogCodec)),
+		goka.Output(st.Requests, new(schemas.RequestLogCodec)), // admin requests, which always pass
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
 	)

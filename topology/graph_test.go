@@ -349,10 +349,9 @@ func TestDedupGraphDropsRequestsThatOvertake(t *testing.T) {
 	var got []string
 	for _, r := range drain(kept) {
 		rl := r.value.(*schemas.RequestLog)
-		got = append(got, fmt.Sprintf("%s %d epoch %s", rl.APIName, rl.CorrelationID, rl.ConnEpoch.Format(time.TimeOnly)))
+		got = append(got, fmt.Sprintf("%s %d", rl.APIName, rl.CorrelationID))
 	}
-	epoch := sec(7).Format(time.TimeOnly)
-	require.Equal(t, []string{"PRODUCE 3 epoch " + epoch, "FETCH 5 epoch " + epoch}, got)
+	require.Equal(t, []string{"PRODUCE 3", "FETCH 5"}, got)
 	st, ok := gkt.TableValue(topology.DedupTable, bobKey).(*schemas.ConnState)
 	require.True(t, ok)
 	require.Equal(t, sec(7), st.Epoch)
@@ -427,6 +426,44 @@ func TestDedupGraphSkipsForwardedLines(t *testing.T) {
 	require.Empty(t, drain(ids))
 	require.Empty(t, gkt.GetTableKeys(topology.DedupTable))
 	require.Equal(t, map[string]int{"skipped:forwarded": 2}, obs.counts())
+}
+
+// TestDedupGraphAdminPasses: an admin request leaves for the audit group
+// from the re-key, once and with its bodies. The table's owner gets it
+// without them, for the connection's state, and emits nothing for it.
+func TestDedupGraphAdminPasses(t *testing.T) {
+	gkt, obs := startDedup(t, nil)
+	kept := gkt.NewQueueTracker(string(streams.Requests))
+	loop := gkt.NewQueueTracker(string(streams.Rekeyed))
+	key := schemas.ConnKey(cluster, alice.ID)
+
+	rawLine(gkt, "broker-1", demo.CreateTopics(sec(0), alice, 1, "orders", "Yc7mOg7bRMq1wJjVh2N1xQ", 0, ""))
+
+	out := drain(kept)
+	require.Len(t, out, 1)
+	require.Equal(t, key, out[0].key)
+	r, ok := out[0].value.(*schemas.RequestLog)
+	require.True(t, ok)
+	require.Equal(t, "CREATE_TOPICS", r.APIName)
+	require.NotEmpty(t, r.Request)
+	require.NotEmpty(t, r.Response)
+	require.False(t, r.Passed)
+
+	looped := drain(loop)
+	require.Len(t, looped, 1)
+	require.Equal(t, key, looped[0].key)
+	l, ok := looped[0].value.(*schemas.RequestLog)
+	require.True(t, ok)
+	require.True(t, l.Passed)
+	require.Nil(t, l.Request)
+	require.Nil(t, l.Response)
+
+	st, ok := gkt.TableValue(topology.DedupTable, key).(*schemas.ConnState)
+	require.True(t, ok)
+	requireCounts(t, st, 1, 0, 0, 0)
+	require.Equal(t, "User:orders-svc", st.Principal)
+	require.Equal(t, sec(0), st.LastSeen)
+	require.Equal(t, map[string]int{"parsed": 1, "kept:CREATE_TOPICS": 1}, obs.counts())
 }
 
 func TestDedupGraphTopicIDs(t *testing.T) {

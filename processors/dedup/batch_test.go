@@ -397,9 +397,9 @@ func TestBatcherUnderFaults(t *testing.T) {
 
 // recordID is what a kept request's record id is made of.
 type recordID struct {
-	conn  string
-	epoch time.Time
-	corr  int32
+	conn string
+	time time.Time
+	corr int32
 }
 
 // decideAll is the records Decide keeps over the whole log, undisturbed.
@@ -411,7 +411,7 @@ func decideAll(lines []*schemas.RequestLog) map[recordID]bool {
 		st, keep := Decide(table[r.Connection], &r)
 		table[r.Connection] = st
 		if keep {
-			want[recordID{r.Connection, r.ConnEpoch, r.CorrelationID}] = true
+			want[recordID{r.Connection, r.Time, r.CorrelationID}] = true
 		}
 	}
 	return want
@@ -422,10 +422,10 @@ func decideAll(lines []*schemas.RequestLog) map[recordID]bool {
 func diffKept(want map[recordID]bool, kept []*schemas.RequestLog) (missing int, unexpected []string) {
 	got := map[recordID]bool{}
 	for _, r := range kept {
-		k := recordID{r.Connection, r.ConnEpoch, r.CorrelationID}
+		k := recordID{r.Connection, r.Time, r.CorrelationID}
 		got[k] = true
 		if !want[k] {
-			unexpected = append(unexpected, fmt.Sprintf("%s corr %d epoch %s", k.conn, k.corr, k.epoch.Format(time.TimeOnly)))
+			unexpected = append(unexpected, fmt.Sprintf("%s corr %d at %s", k.conn, k.corr, k.time.Format(time.TimeOnly)))
 		}
 	}
 	for k := range want {

@@ -158,8 +158,18 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		r.LoopPrev = s.Batcher.Chain(r, key)
-		ctx.Emit(out.Rekeyed, key, r)
-		s.Batcher.Looped(r, key)
+		if !passes(r) {
+			ctx.Emit(out.Rekeyed, key, r)
+			s.Batcher.Looped(r, key)
+			return
+		}
+		// Admin methods always pass, whatever the table holds: the record
+		// leaves for the audit group from here, not after a loop hop and the
+		// owner's queue. The owner still gets the request, without its
+		// bodies, for the connection's state.
+		ctx.Emit(out.Kept, key, r)
+		call1(s.Observe.Kept, r.APIName)
+		ctx.Emit(out.Rekeyed, key, stateOnly(r))
 	}
 }
 
@@ -222,9 +232,26 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			call1(s.Observe.Suppressed, r.APIName)
 			return
 		}
+		if r.Passed {
+			return // Rekey sent it on
+		}
 		call1(s.Observe.Kept, r.APIName)
 		ctx.Emit(out.Kept, ctx.Key(), r)
 	}
+}
+
+// passes reports whether r is kept whatever its connection's state: any
+// request but a Produce or Fetch (Decide).
+func passes(r *schemas.RequestLog) bool {
+	return r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch
+}
+
+// stateOnly is the loop record of a request that Rekey passed: what the
+// owner's state takes from it (Decide, applied), without the bodies.
+func stateOnly(r *schemas.RequestLog) *schemas.RequestLog {
+	c := *r
+	c.Request, c.Response, c.Passed = nil, nil, true
+	return &c
 }
 
 // Rules tune the dedup rule.
@@ -256,7 +283,7 @@ func Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, b
 // A replay of the line that was audited first is audited again, so a crash
 // between the table write and the emit cannot lose that record. A request
 // that looks like a new connection reusing the id (after a broker restart
-// or past the TTL) starts a new state. Decide sets r.ConnEpoch.
+// or past the TTL) starts a new state.
 func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.ConnState, bool) {
 	if st != nil && !replaysFirst(st, r) && ru.newIncarnation(st, r) {
 		st = nil
@@ -269,7 +296,6 @@ func (ru Rules) Decide(st *schemas.ConnState, r *schemas.RequestLog) (*schemas.C
 			Epoch:      r.Time,
 		}
 	}
-	r.ConnEpoch = st.Epoch
 	st.MaxCorrelationID = max(st.MaxCorrelationID, r.CorrelationID)
 	identify(st, r)
 	setIfAny(&st.ClientAddress, schemas.ClientIP(r.Connection))

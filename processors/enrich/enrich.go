@@ -99,10 +99,11 @@ var idNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/kau
 // RecordID derives a record id from what identifies the request and the
 // resource, so a replayed line gets the id it had the first time.
 func RecordID(r *schemas.RequestLog, method, resType, resName string) string {
-	// The connection epoch keeps a broker restart's reused connection id
-	// from repeating an earlier incarnation's ids.
+	// The log time keeps a broker restart's reused connection id (and
+	// correlation ids counting from 0 again) from repeating an earlier
+	// incarnation's ids.
 	key := strings.Join([]string{
-		r.Cluster, r.Connection, strconv.FormatInt(r.ConnEpoch.UnixMilli(), 10),
+		r.Cluster, r.Connection, strconv.FormatInt(r.Time.UnixMilli(), 10),
 		strconv.Itoa(int(r.CorrelationID)), method, resType, resName,
 	}, "\x00")
 	return uuid.NewSHA1(idNamespace, []byte(key)).String()

@@ -619,6 +619,14 @@ func TestRecordIDs(t *testing.T) {
 	require.Len(t, first, 2)
 	require.Equal(t, first[0].Event.ID(), again[0].Event.ID(), "a replay keeps its ids")
 	require.NotEqual(t, first[0].Event.ID(), first[1].Event.ID(), "each resource gets its own id")
+
+	// A broker restart reuses connection ids, and the new client counts
+	// correlation ids from 0 again: only the time tells the requests apart.
+	reused := *r
+	reused.Time = r.Time.Add(time.Hour)
+	later, err := Enrich(&reused, testCluster, Lookups{})
+	require.NoError(t, err)
+	require.NotEqual(t, first[0].Event.ID(), later[0].Event.ID(), "a reused connection id's request gets its own id")
 }
 
 // TestClusterFromRecord checks that a record's own cluster id (set from a
