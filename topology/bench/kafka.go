@@ -250,7 +250,8 @@ func (r *latencyReader) run(ctx context.Context) {
 			r.records++
 			r.last = now
 			if ns, ok := stampOf(rec.Value); ok {
-				r.samples = append(r.samples, sample{sent: ns, ms: float64(now.UnixNano()-ns) / 1e6, created: rec.Timestamp, fetched: now})
+				r.samples = append(r.samples, sample{sent: ns, ms: float64(now.UnixNano()-ns) / 1e6, created: rec.Timestamp, fetched: now,
+					dataPlane: isDataPlane(rec.Value)})
 			}
 		})
 		r.mu.Unlock()
@@ -263,6 +264,9 @@ type sample struct {
 	sent             int64
 	ms               float64
 	created, fetched time.Time
+	// dataPlane marks a Produce or Fetch record: the first of its
+	// connection, which only the table's owner can tell.
+	dataPlane bool
 }
 
 // snapshot returns the records read, the stamped ones' samples and when

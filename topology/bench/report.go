@@ -82,6 +82,12 @@ type Results struct {
 	P90Ms                   float64 `json:"p90_ms"`
 	P99Ms                   float64 `json:"p99_ms"`
 	MaxMs                   float64 `json:"max_ms"`
+	// P99ProduceFetchMs and P99OtherMs split the p99 by the records' path:
+	// a connection's first Produce or Fetch waits for the table's owner to
+	// judge it; other requests always pass and leave from the re-key.
+	P99ProduceFetchMs   float64 `json:"p99_produce_fetch_ms"`
+	ProduceFetchSamples int     `json:"produce_fetch_samples"`
+	P99OtherMs          float64 `json:"p99_other_ms"`
 	// P50FirstQuarterMs and P50LastQuarterMs are the medians of lines sent
 	// in the first and the last quarter of the phase: the second well above
 	// the first means a queue was growing, i.e. kaudit did not keep up.
@@ -238,6 +244,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 	row(fmt.Sprintf("latency p50 / p99 at %s lines/s", count(int64(r.LatencyOfferedLinesPerS))),
 		fmt.Sprintf("%.1f / %.1f ms (%s records)", r.P50Ms, r.P99Ms, count(int64(r.LatencySamples))),
 		fmt.Sprintf("p99 < %d ms", targetP99Ms), r.P99Ms < targetP99Ms, r.LatencySamples > 0)
+	row("  p99 of first Produce/Fetch records / of the others", fmt.Sprintf("%.1f ms (%s records) / %.1f ms", r.P99ProduceFetchMs, count(int64(r.ProduceFetchSamples)), r.P99OtherMs), "", false, false)
 	row("  p50 of lines sent in the first / last quarter", fmt.Sprintf("%.1f / %.1f ms", r.P50FirstQuarterMs, r.P50LastQuarterMs), "", false, false)
 	c := r.LatencyCores
 	row("  cores then: kaudit / broker / harness / others", fmt.Sprintf("%.2f / %.2f / %.2f / %.2f (%s lines behind at the end)", c.Kaudit, c.Broker, c.Harness, c.Others, count(r.LatencyBacklogLines)), "", false, false)

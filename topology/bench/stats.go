@@ -91,6 +91,13 @@ func avroStampOf(b []byte) (int64, bool) {
 	return stampAfter(b, avroStampPrefix)
 }
 
+var dataPlaneMethods = [][]byte{[]byte(`"methodName":"kafka.Produce"`), []byte(`"methodName":"kafka.Fetch"`)}
+
+// isDataPlane reports whether an audit record is of a Produce or Fetch.
+func isDataPlane(b []byte) bool {
+	return bytes.Contains(b, dataPlaneMethods[0]) || bytes.Contains(b, dataPlaneMethods[1])
+}
+
 func stampAfter(b, prefix []byte) (int64, bool) {
 	i := bytes.Index(b, prefix)
 	if i < 0 {
