@@ -360,7 +360,8 @@ func TestCodecDecodeGarbage(t *testing.T) {
 		{name: "RequestLog nil", codec: new(RequestLogCodec), data: nil},
 		{name: "RequestLog text", codec: new(RequestLogCodec), data: []byte("garbage")},
 		{name: "RequestLog JSON line", codec: new(RequestLogCodec), data: []byte(lineProduceOK)},
-		// The last byte is LoopPrev, which records of earlier versions lack.
+		// The last two bytes are loop_prev and passed, which records of
+		// earlier versions lack.
 		{name: "RequestLog truncated", codec: new(RequestLogCodec), data: validLog[:len(validLog)-3]}, // ends inside batch_fetch
 		{name: "RequestLog given a ConnState", codec: new(RequestLogCodec), data: validState},
 	} {

@@ -264,8 +264,8 @@ type sample struct {
 	sent             int64
 	ms               float64
 	created, fetched time.Time
-	// dataPlane marks a Produce or Fetch record: the first of its
-	// connection, which only the table's owner can tell.
+	// dataPlane marks a Produce or Fetch record, which only the table's
+	// owner can pass.
 	dataPlane bool
 }
 
