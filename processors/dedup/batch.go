@@ -284,7 +284,7 @@ func (b *Batcher) NewSession() {
 // batchable reports whether r may be absorbed: a Produce or Fetch that
 // names topics and is not denied.
 func batchable(r *schemas.RequestLog) bool {
-	return len(r.Topics) > 0 && !r.Denied() && (r.APIKey == schemas.APIProduce || r.APIKey == schemas.APIFetch)
+	return len(r.Topics) > 0 && !r.Denied() && produceOrFetch(r)
 }
 
 // repeat reports whether r, a batchable request on the connection with key

@@ -158,7 +158,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		r.LoopPrev = s.Batcher.Chain(r, key)
-		if !passes(r) {
+		if produceOrFetch(r) {
 			ctx.Emit(out.Rekeyed, key, r)
 			s.Batcher.Looped(r, key)
 			return
@@ -240,10 +240,11 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 	}
 }
 
-// passes reports whether r is kept whatever its connection's state: any
-// request but a Produce or Fetch (Decide).
-func passes(r *schemas.RequestLog) bool {
-	return r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch
+// produceOrFetch reports whether r is a Produce or Fetch: the requests that
+// the dedup rule judges, and whose access is tracked. Any other request is
+// kept whatever its connection's state (Decide).
+func produceOrFetch(r *schemas.RequestLog) bool {
+	return r.APIKey == schemas.APIProduce || r.APIKey == schemas.APIFetch
 }
 
 // stateOnly is the loop record of a request that Rekey passed: what the

@@ -589,13 +589,13 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	records, samples, _ := reader.snapshot()
 	ms := make([]float64, len(samples))
 	var first, last []float64 // lines sent in the first and the last quarter
-	var dataPlane, other []float64
+	var produceFetch, other []float64
 	windows := make([][]float64, int(elapsed/(5*time.Second))+1)
 	q := elapsed / 4
 	for i, s := range samples {
 		ms[i] = s.ms
-		if s.dataPlane {
-			dataPlane = append(dataPlane, s.ms)
+		if s.produceFetch {
+			produceFetch = append(produceFetch, s.ms)
 		} else {
 			other = append(other, s.ms)
 		}
@@ -619,7 +619,7 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	r.res.LatencyRecords, r.res.LatencySamples = records, l.Samples
 	r.res.P50Ms, r.res.P90Ms, r.res.P99Ms, r.res.MaxMs = l.P50, l.P90, l.P99, l.Max
 	r.res.P50FirstQuarterMs, r.res.P50LastQuarterMs = Summarise(first).P50, Summarise(last).P50
-	r.res.P99ProduceFetchMs, r.res.ProduceFetchSamples = Summarise(dataPlane).P99, len(dataPlane)
+	r.res.P99ProduceFetchMs, r.res.ProduceFetchSamples = Summarise(produceFetch).P99, len(produceFetch)
 	r.res.P99OtherMs = Summarise(other).P99
 	if l.Samples == 0 {
 		return fmt.Errorf("no stamped audit records read from %s (%d records in all)", auditTopic, records)

@@ -251,7 +251,7 @@ func (r *latencyReader) run(ctx context.Context) {
 			r.last = now
 			if ns, ok := stampOf(rec.Value); ok {
 				r.samples = append(r.samples, sample{sent: ns, ms: float64(now.UnixNano()-ns) / 1e6, created: rec.Timestamp, fetched: now,
-					dataPlane: isDataPlane(rec.Value)})
+					produceFetch: isProduceFetch(rec.Value)})
 			}
 		})
 		r.mu.Unlock()
@@ -264,9 +264,9 @@ type sample struct {
 	sent             int64
 	ms               float64
 	created, fetched time.Time
-	// dataPlane marks a Produce or Fetch record, which only the table's
+	// produceFetch marks a Produce or Fetch record, which only the table's
 	// owner can pass.
-	dataPlane bool
+	produceFetch bool
 }
 
 // snapshot returns the records read, the stamped ones' samples and when

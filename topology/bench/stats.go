@@ -91,11 +91,11 @@ func avroStampOf(b []byte) (int64, bool) {
 	return stampAfter(b, avroStampPrefix)
 }
 
-var dataPlaneMethods = [][]byte{[]byte(`"methodName":"kafka.Produce"`), []byte(`"methodName":"kafka.Fetch"`)}
+var produceFetchMethods = [][]byte{[]byte(`"methodName":"kafka.Produce"`), []byte(`"methodName":"kafka.Fetch"`)}
 
-// isDataPlane reports whether an audit record is of a Produce or Fetch.
-func isDataPlane(b []byte) bool {
-	return bytes.Contains(b, dataPlaneMethods[0]) || bytes.Contains(b, dataPlaneMethods[1])
+// isProduceFetch reports whether an audit record is of a Produce or Fetch.
+func isProduceFetch(b []byte) bool {
+	return bytes.Contains(b, produceFetchMethods[0]) || bytes.Contains(b, produceFetchMethods[1])
 }
 
 func stampAfter(b, prefix []byte) (int64, bool) {
