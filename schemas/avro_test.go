@@ -29,7 +29,7 @@ func requestLogNative(r *RequestLog) map[string]any {
 		"error_code": int32(r.ErrorCode), "topic_bytes": int64sToNative(r.TopicBytes),
 		"conn_epoch_ms": int64(0), "topic_errors": int16sToNative(r.TopicErrors),
 		"batch": batchNative(r.Batch), "batch_produce": r.BatchProduce, "batch_fetch": r.BatchFetch,
-		"loop_prev": r.LoopPrev, "passed": r.Passed,
+		"loop_prev": r.LoopPrev, "passed": r.Passed, "batch_other": r.BatchOther,
 	}
 }
 
@@ -104,7 +104,7 @@ func randomRequestLog(rng *rand.Rand) *RequestLog {
 		SecurityProtocol: str(), Listener: str(), SoftwareName: str(), SoftwareVersion: str(),
 		TotalTimeMs: rng.Float64() * 1000, SourcePartition: rng.Int32N(64), SourceOffset: rng.Int64(),
 		RecordBytes: rng.Int64(), Follower: rng.IntN(2) == 1, ErrorCode: int16(rng.IntN(130)),
-		LoopPrev: rng.Int64N(3) * rng.Int64(), Passed: rng.IntN(2) == 1,
+		LoopPrev: rng.Int64N(3) * rng.Int64(), Passed: rng.IntN(2) == 1, BatchOther: rng.Int64N(3) * rng.Int64(),
 	}
 	if rng.IntN(2) == 1 {
 		r.Request, r.Response = json.RawMessage(`{"a":[1,2]}`), json.RawMessage(`""`)

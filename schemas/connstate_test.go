@@ -312,9 +312,9 @@ func TestCodecEncodeWrongType(t *testing.T) {
 	}
 }
 
-// Values written before the loop chain fields (and passed) existed still
-// decode, with the fields zero: a new kaudit reads an old one's table and
-// loop topic.
+// Values written before the loop chain fields (and passed, batch_other)
+// existed still decode, with the fields zero: a new kaudit reads an old
+// one's table and loop topic.
 func TestCodecsReadValuesWithoutLoopChain(t *testing.T) {
 	st := &ConnState{Cluster: "prod-eu", Connection: "10.0.0.11:9094-10.0.1.23:51544-17", Requests: 3, MaxCorrelationID: 9}
 	b, err := new(ConnStateCodec).Encode(&ConnState{Cluster: st.Cluster, Connection: st.Connection, Requests: 3, MaxCorrelationID: 9,
@@ -326,15 +326,20 @@ func TestCodecsReadValuesWithoutLoopChain(t *testing.T) {
 	require.Equal(t, st, v)
 
 	r := &RequestLog{Cluster: "prod-eu", Connection: st.Connection, CorrelationID: 4, Topics: []string{"orders"}}
-	b, err = new(RequestLogCodec).Encode(&RequestLog{Cluster: r.Cluster, Connection: r.Connection, CorrelationID: 4, Topics: r.Topics, LoopPrev: 7, Passed: true})
+	b, err = new(RequestLogCodec).Encode(&RequestLog{Cluster: r.Cluster, Connection: r.Connection, CorrelationID: 4, Topics: r.Topics,
+		LoopPrev: 7, Passed: true, BatchOther: 5})
 	require.NoError(t, err)
-	v, err = new(RequestLogCodec).Decode(b[:len(b)-2]) // 1 byte each: loop_prev 7, passed
+	v, err = new(RequestLogCodec).Decode(b[:len(b)-3]) // 1 byte each: loop_prev 7, passed, batch_other 5
 	require.NoError(t, err)
 	require.Equal(t, r, v, "a record from before the loop chain")
-	v, err = new(RequestLogCodec).Decode(b[:len(b)-1])
+	v, err = new(RequestLogCodec).Decode(b[:len(b)-2])
 	require.NoError(t, err)
 	r.LoopPrev = 7
 	require.Equal(t, r, v, "a record from before passed")
+	v, err = new(RequestLogCodec).Decode(b[:len(b)-1])
+	require.NoError(t, err)
+	r.Passed = true
+	require.Equal(t, r, v, "a record from before batch_other")
 }
 
 func TestCodecDecodeGarbage(t *testing.T) {
@@ -360,9 +365,9 @@ func TestCodecDecodeGarbage(t *testing.T) {
 		{name: "RequestLog nil", codec: new(RequestLogCodec), data: nil},
 		{name: "RequestLog text", codec: new(RequestLogCodec), data: []byte("garbage")},
 		{name: "RequestLog JSON line", codec: new(RequestLogCodec), data: []byte(lineProduceOK)},
-		// The last two bytes are loop_prev and passed, which records of
-		// earlier versions lack.
-		{name: "RequestLog truncated", codec: new(RequestLogCodec), data: validLog[:len(validLog)-3]}, // ends inside batch_fetch
+		// The last three bytes are loop_prev, passed and batch_other, which
+		// records of earlier versions lack.
+		{name: "RequestLog truncated", codec: new(RequestLogCodec), data: validLog[:len(validLog)-4]}, // ends inside batch_fetch
 		{name: "RequestLog given a ConnState", codec: new(RequestLogCodec), data: validState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

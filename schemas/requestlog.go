@@ -51,10 +51,13 @@ type RequestLog struct {
 	ErrorCode int16
 	// Batch, BatchProduce and BatchFetch are set on batch records only
 	// (APIName BatchAPI): repeat Produce/Fetch requests of one connection
-	// counted on the input side, per topic, and in total.
+	// counted on the input side, per topic, and in total. BatchOther counts
+	// the batch's requests of other methods, which the input side passed
+	// (Passed) and counted instead of looping each.
 	Batch        []BatchAccess
 	BatchProduce int64
 	BatchFetch   int64
+	BatchOther   int64
 	// SourcePartition and SourceOffset locate the raw line, so that a replay
 	// of the same line can be recognised and yields the same record ids.
 	SourcePartition int32
@@ -320,6 +323,7 @@ func (*RequestLogCodec) Encode(value any) ([]byte, error) {
 	w.long(r.BatchFetch)
 	w.long(r.LoopPrev)
 	w.boolean(r.Passed)
+	w.long(r.BatchOther)
 	return w.b, nil
 }
 
@@ -364,6 +368,9 @@ func (*RequestLogCodec) Decode(data []byte) (any, error) {
 	}
 	if rd.more() { // absent in records of kaudit before admin requests passed on the input side
 		r.Passed = rd.boolean()
+	}
+	if rd.more() { // absent in records of kaudit before admin requests were batched
+		r.BatchOther = rd.long()
 	}
 	if err := rd.done(); err != nil {
 		return nil, fmt.Errorf("RequestLogCodec: %w", err)

@@ -430,9 +430,11 @@ func TestDedupGraphSkipsForwardedLines(t *testing.T) {
 
 // TestDedupGraphAdminPasses: an admin request leaves for the audit group
 // from the re-key, once and with its bodies. The table's owner gets it
-// without them, for the connection's state, and emits nothing for it.
+// without them, for the connection's state, and emits nothing for it; once
+// the owner holds the connection, the next one is counted in its batch.
 func TestDedupGraphAdminPasses(t *testing.T) {
-	gkt, obs := startDedup(t, nil)
+	b := viewlessBatcher()
+	gkt, obs := startDedupWith(t, dedup.Settings{Batcher: b})
 	kept := gkt.NewQueueTracker(string(streams.Requests))
 	loop := gkt.NewQueueTracker(string(streams.Rekeyed))
 	key := schemas.ConnKey(cluster, alice.ID)
@@ -464,6 +466,22 @@ func TestDedupGraphAdminPasses(t *testing.T) {
 	require.Equal(t, "User:orders-svc", st.Principal)
 	require.Equal(t, sec(0), st.LastSeen)
 	require.Equal(t, map[string]int{"parsed": 1, "kept:CREATE_TOPICS": 1}, obs.counts())
+
+	// The owner holds alice now (her request went round the loop from
+	// here): her next admin request is counted in her batch instead.
+	rawLine(gkt, "broker-2", demo.CreateTopics(sec(1), alice, 2, "payments", "3lP1k2bGQ0mD5Q4o0s5X2g", 0, ""))
+	require.Len(t, drain(kept), 1)
+	require.Empty(t, drain(loop))
+	for k, batch := range b.Due(true) { // as housekeeping sends them
+		require.Equal(t, key, k)
+		require.EqualValues(t, 1, batch.BatchOther)
+		gkt.Consume(string(streams.Rekeyed), k, batch)
+	}
+	st, ok = gkt.TableValue(topology.DedupTable, key).(*schemas.ConnState)
+	require.True(t, ok)
+	requireCounts(t, st, 2, 0, 0, 0)
+	require.Equal(t, sec(1), st.LastSeen)
+	require.Equal(t, map[string]int{"parsed": 2, "kept:CREATE_TOPICS": 2}, obs.counts())
 }
 
 func TestDedupGraphTopicIDs(t *testing.T) {

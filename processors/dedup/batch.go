@@ -15,7 +15,8 @@ import (
 // Batcher keeps repeat Produce/Fetch requests off the loop topic. Nearly
 // every line is a connection's Nth Produce or Fetch, which changes only
 // counters; sending each one to the connection's table partition would
-// cost a Kafka round trip and a table write per line. When the local view
+// cost a Kafka round trip and a table write per line. The same goes for
+// the state updates of other methods, whose records Rekey sends on itself. When the local view
 // of the dedup table already shows the connection's first request of that
 // kind, or this instance has itself looped one (see sent), the input side
 // counts the request here instead and a flusher sends one batch record per
@@ -117,6 +118,9 @@ type sentFirst struct {
 	maxCorrelation int32
 	chainPartition int32
 	chainSession   uint32
+	// held: a request that makes or keeps the owner's state was looped or
+	// absorbed (touch alone, in Chain, comes before the loop write).
+	held           bool
 	produce, fetch bool
 }
 
@@ -153,7 +157,7 @@ type batch struct {
 	cluster, connection, principal, clientID, listener, securityProtocol string
 	last                                                                 time.Time // log time
 	maxCorrelation                                                       int32
-	produce, fetch, bytes                                                int64
+	produce, fetch, other, bytes                                         int64
 	topics                                                               []schemas.BatchAccess
 }
 
@@ -173,8 +177,43 @@ const (
 	DefaultRemember = 1 << 19
 )
 
+// rekeyed is where Rekey sends a request, in this order: batch (an open
+// batch of its connection) to the loop, kept to the audit group, loop to
+// the loop. absorbed: r was counted in its connection's batch.
+type rekeyed struct {
+	batch, kept, loop *schemas.RequestLog
+	absorbed          bool
+}
+
+// rekey decides where r goes. A Produce or Fetch goes to the owner, which
+// judges it, unless it is absorbed as a repeat. Any other method always
+// passes, whatever the table holds: its record leaves for the audit group
+// from here, not after a loop hop and the owner's queue. The owner still
+// needs it for the connection's state: counted in the connection's batch
+// when the owner holds that state already, else looped without its
+// bodies. The caller reports what it loops with Looped.
+func (b *Batcher) rekey(r *schemas.RequestLog, key string) rekeyed {
+	var to rekeyed
+	to.batch, to.absorbed = b.absorb(r, key)
+	switch {
+	case !produceOrFetch(r):
+		to.kept = r
+		if !to.absorbed {
+			to.loop = stateOnly(r)
+		}
+	case !to.absorbed:
+		to.loop = r
+	}
+	if to.loop != nil {
+		to.loop.LoopPrev = b.Chain(to.loop, key)
+	}
+	return to
+}
+
 // absorb counts r into its connection's batch when the table already
-// holds what r would change beyond counters, and reports whether it did.
+// holds what r would change beyond counters, and reports whether it did:
+// a repeat Produce or Fetch, or a request of another method (which Rekey
+// passes on to be audited itself) on a connection the table holds.
 // The record it returns, if any, goes to the loop at once, ahead of r if r
 // is not absorbed: a batch that just filled up, or the connection's open
 // batch when r must go to the owner itself, so that the owner sees this
@@ -185,11 +224,12 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	if b == nil || b.Known == nil {
 		return nil, false
 	}
-	if !batchable(r) {
-		return b.take(key), false
-	}
 	k := sentKeyOf(key) // hashed once for the look and the record
-	if !b.repeat(r, key, k) {
+	if produceOrFetch(r) {
+		if !batchable(r) || !b.repeat(r, key, k) {
+			return b.take(key), false
+		}
+	} else if !b.holds(r, key, k) {
 		return b.take(key), false
 	}
 	b.mu.Lock()
@@ -216,14 +256,15 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 }
 
 // Looped tells the batcher that r, which it did not absorb, is on its way
-// to the loop: once the owner has read it, it holds a first request of r's
-// kind. Rekey calls it after handing r to the producer, so that the
-// repeats this vouches for, and with them their batch, are handed to it
-// after r even when lines of one connection are read on several
-// partitions at once: the owner must not get a batch ahead of the first
-// request it follows (see applyBatch).
+// to the loop: once the owner has read it, it holds the connection's
+// state, and a first request of r's kind if r is batchable. Rekey calls it
+// after handing r to the producer, so that the requests this vouches for,
+// and with them their batch, are handed to it after r even when lines of
+// one connection are read on several partitions at once: the owner must
+// not get a batch ahead of the request that made the state it follows
+// (see applyBatch).
 func (b *Batcher) Looped(r *schemas.RequestLog, key string) {
-	if b == nil || b.Known == nil || !batchable(r) {
+	if b == nil || b.Known == nil {
 		return
 	}
 	b.mu.Lock()
@@ -304,6 +345,22 @@ func (b *Batcher) repeat(r *schemas.RequestLog, key string, k sentKey) bool {
 	return ofKind(r, st.FirstProduce != nil, st.FirstFetch != nil)
 }
 
+// holds reports whether the owner holds the state of r's connection, or
+// will once it has read what is on the loop before r's batch: for a
+// request of another method than Produce or Fetch, which changes only
+// the state's counters, identity and times.
+func (b *Batcher) holds(r *schemas.RequestLog, key string, k sentKey) bool {
+	b.mu.Lock()
+	set, w, ok := b.lookup(k)
+	sent := ok && set[w].held && !b.Rules.reused(time.Unix(0, set[w].last), set[w].maxCorrelation, r)
+	b.mu.Unlock()
+	if sent {
+		return true
+	}
+	st := b.Known(key)
+	return st != nil && !b.Rules.newIncarnation(st, r) && !r.Time.Before(st.Epoch)
+}
+
 // ofKind reports whether r is a Produce and produce holds, or a Fetch and
 // fetch does: whether a first of r's kind is known.
 func ofKind(r *schemas.RequestLog, produce, fetch bool) bool {
@@ -349,12 +406,16 @@ func (b *Batcher) recalls(k sentKey, r *schemas.RequestLog) bool {
 	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) && ofKind(r, e.produce, e.fetch)
 }
 
-// remember records r, a batchable request that was absorbed or looped, in
-// sent.
+// remember records r, a request that was absorbed or looped, in sent:
+// the owner holds its connection, and a first request of r's kind if r
+// is batchable.
 func (b *Batcher) remember(k sentKey, r *schemas.RequestLog) {
 	e := b.touch(k, r)
-	e.produce = e.produce || r.APIKey == schemas.APIProduce
-	e.fetch = e.fetch || r.APIKey == schemas.APIFetch
+	e.held = true
+	if batchable(r) {
+		e.produce = e.produce || r.APIKey == schemas.APIProduce
+		e.fetch = e.fetch || r.APIKey == schemas.APIFetch
+	}
 }
 
 // touch finds or makes k's entry in sent for r, a request of its
@@ -384,7 +445,8 @@ func (b *Batcher) Forget() {
 	b.session++
 }
 
-// add folds one repeat request into the batch.
+// add folds one request into the batch: a repeat Produce or Fetch, or a
+// request of another method (counts, identity and times only).
 func (bt *batch) add(r *schemas.RequestLog) {
 	bt.count++
 	setIfAny(&bt.principal, r.Principal)
@@ -395,12 +457,16 @@ func (bt *batch) add(r *schemas.RequestLog) {
 		bt.last = r.Time
 	}
 	bt.maxCorrelation = max(bt.maxCorrelation, r.CorrelationID)
-	bt.bytes += r.RecordBytes
-	if r.APIKey == schemas.APIProduce {
+	switch r.APIKey {
+	case schemas.APIProduce:
 		bt.produce++
-	} else {
+	case schemas.APIFetch:
 		bt.fetch++
+	default:
+		bt.other++
+		return
 	}
+	bt.bytes += r.RecordBytes
 	for i, t := range r.Topics {
 		a := requestAccess(r, i) // never denied: denials are not batched
 		found := false
@@ -423,7 +489,7 @@ func (bt *batch) record() *schemas.RequestLog {
 		Cluster: bt.cluster, Connection: bt.connection, APIKey: -2, APIName: schemas.BatchAPI,
 		Principal: bt.principal, ClientID: bt.clientID, Listener: bt.listener, SecurityProtocol: bt.securityProtocol,
 		Time: bt.last, CorrelationID: bt.maxCorrelation, RecordBytes: bt.bytes,
-		BatchProduce: bt.produce, BatchFetch: bt.fetch, Batch: bt.topics,
+		BatchProduce: bt.produce, BatchFetch: bt.fetch, BatchOther: bt.other, Batch: bt.topics,
 	}
 }
 
@@ -478,7 +544,7 @@ func (ru Rules) applyBatch(st *schemas.ConnState, r *schemas.RequestLog) *schema
 		st.LastSeen = r.Time
 	}
 	st.MaxCorrelationID = max(st.MaxCorrelationID, r.CorrelationID)
-	st.Requests += r.BatchProduce + r.BatchFetch
+	st.Requests += r.BatchProduce + r.BatchFetch + r.BatchOther
 	st.SuppressedProduce += r.BatchProduce
 	st.SuppressedFetch += r.BatchFetch
 	st.SuppressedBytes += max(r.RecordBytes, 0)

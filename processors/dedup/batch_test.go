@@ -26,6 +26,11 @@ func TestBatcherAbsorbs(t *testing.T) {
 	denied := p(12, 5)
 	denied.ErrorCode = 29
 	fetchLine := fetch(1, 6, 10, "orders")
+	admin := func(corr int32, errorCode int16) *schemas.RequestLog {
+		r := createTopics(1, 4)
+		r.CorrelationID, r.ErrorCode = corr, errorCode
+		return r
+	}
 	for _, tc := range []struct {
 		name   string
 		known  *schemas.ConnState
@@ -38,7 +43,10 @@ func TestBatcherAbsorbs(t *testing.T) {
 		{"denials go to the owner, for prompt denial reports", known, denied, false},
 		{"a replay of the first line goes to the owner", known, p(11, 1), false},
 		{"a possible new connection goes to the owner", known, p(-20000, 3), false},
-		{"admin requests always go to the owner", known, createTopics(1, 4), false},
+		{"an admin request of a known connection is counted in its batch", known, admin(11, 0), true},
+		{"so is a denied one: only Produce/Fetch denials are reported", known, admin(11, 29), true},
+		{"an admin request of an unknown connection goes to the owner", nil, admin(11, 0), false},
+		{"so does one of a possible new connection", known, admin(-20000, 0), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return tc.known }}
@@ -84,8 +92,23 @@ func TestBatchesFoldIntoState(t *testing.T) {
 	require.EqualValues(t, 40*BatchMax, st.Topics[1].Pending.Bytes)
 	require.Equal(t, t0.Add(time.Duration(BatchMax-1)*time.Second), st.LastSeen)
 
+	// Admin requests, which Rekey passes itself, add to the requests only.
+	_, ok := b.absorb(createTopics(BatchMax+5, 5000), "k")
+	require.True(t, ok)
+	other := b.Due(true)["k"]
+	require.EqualValues(t, 1, other.BatchOther)
+	require.Zero(t, other.BatchProduce+other.BatchFetch+other.RecordBytes)
+	require.Empty(t, other.Batch)
+	before := *st
+	st = Rules{TTL: DefaultTTL}.applyBatch(st, other)
+	require.EqualValues(t, BatchMax+1, st.Requests)
+	require.Equal(t, t0.Add(time.Duration(BatchMax+5)*time.Second), st.LastSeen)
+	require.EqualValues(t, 5000, st.MaxCorrelationID)
+	before.Requests, before.LastSeen, before.MaxCorrelationID = st.Requests, st.LastSeen, st.MaxCorrelationID
+	require.Equal(t, before, *st, "nothing else changes")
+
 	// A partial batch waits for Due.
-	_, ok := b.absorb(produce(2000, 9999, 5, "orders"), "k")
+	_, ok = b.absorb(produce(2000, 9999, 5, "orders"), "k")
 	require.True(t, ok)
 	require.Empty(t, b.Due(false), "younger than BatchAge")
 	due := b.Due(true)
@@ -215,6 +238,7 @@ func TestBatcherMatchesOwner(t *testing.T) {
 		for _, r := range m.kept {
 			gotKept = append(gotKept, r.SourceOffset)
 		}
+		slices.Sort(gotKept) // admin records leave from the input side, ahead of the owner's
 		got := m.table
 
 		require.Equal(t, wantKept, gotKept, "seed %d", seed)
@@ -237,10 +261,14 @@ func TestBatcherMatchesOwner(t *testing.T) {
 // open batch, and the rebuilt processors forget what they looped. In half
 // the runs some later writes survive the lost ones and reach the owner
 // ahead of them. Every record must still be kept under the id an
-// undisturbed run gives it: connection, epoch and correlation id.
+// undisturbed run gives it: connection, log time and correlation id. The
+// batcher remembers every live connection, as in TestBatcherUnderFaults:
+// with room for only four, about 1 seed in 100 failed, where a connection
+// it forgot started a new chain (README.md, "Loop chain").
 func TestBatcherAfterLostLoopWrites(t *testing.T) {
+	const seeds = 200
 	overtaken, brokeUnchained := 0, 0
-	for seed := range uint64(40) {
+	for seed := range uint64(seeds) {
 		o := lostLoopWrites(seed, false)
 		require.Empty(t, o.unexpected, "seed %d: failed at line %d, read again from %d; %d missing", seed, o.fail, o.from, o.missing)
 		require.Zero(t, o.missing, "seed %d", seed)
@@ -250,8 +278,8 @@ func TestBatcherAfterLostLoopWrites(t *testing.T) {
 		}
 	}
 	// The odd seeds' overtakers are what the chain is for: without it,
-	// the owner takes them for first requests.
-	t.Logf("overtaken %d, unchained broke %d of 40 seeds", overtaken, brokeUnchained)
+	// the owner takes them for first requests (7 seeds of 200).
+	t.Logf("overtaken %d, unchained broke %d of %d seeds", overtaken, brokeUnchained, seeds)
 	require.Positive(t, overtaken, "no request overtook a lost one")
 	require.Positive(t, brokeUnchained, "without the loop chain every seed still passed")
 }
@@ -275,7 +303,7 @@ func lostLoopWrites(seed uint64, unchained bool) lostOutcome {
 
 	m := newLoopModel()
 	m.unchained = unchained
-	b := m.batcher(2)
+	b := m.batcher(64)
 	// Fail anywhere, or just after the id reuse or the TTL gap.
 	fail := []int{len(lines) / 2, 3 * len(lines) / 4, rng.IntN(len(lines))}[seed%3] + rng.IntN(30)
 	for i, r := range lines[:fail] {
@@ -478,16 +506,18 @@ func (m *loopModel) batcher(remember int) *Batcher {
 // whether the batcher absorbed it.
 func (m *loopModel) feed(b *Batcher, line *schemas.RequestLog, i int) bool {
 	r := *line
-	batch, ok := b.absorb(&r, r.Connection)
-	if batch != nil {
-		m.loop, m.origin = append(m.loop, batch), append(m.origin, i)
+	to := b.rekey(&r, r.Connection)
+	if to.batch != nil {
+		m.loop, m.origin = append(m.loop, to.batch), append(m.origin, i)
 	}
-	if !ok {
-		r.LoopPrev = b.Chain(&r, r.Connection)
-		m.loop, m.origin = append(m.loop, &r), append(m.origin, i)
-		b.Looped(&r, r.Connection)
+	if to.kept != nil {
+		m.kept = append(m.kept, to.kept)
 	}
-	return ok
+	if to.loop != nil {
+		m.loop, m.origin = append(m.loop, to.loop), append(m.origin, i)
+		b.Looped(to.loop, r.Connection)
+	}
+	return to.absorbed
 }
 
 // send writes records to the loop, for raw line origin.
@@ -543,7 +573,7 @@ func (m *loopModel) process(upTo int) {
 		st, keep := Decide(m.table[r.Connection], &r2)
 		applied(st, &r2)
 		m.table[r.Connection] = st
-		if keep {
+		if keep && !r2.Passed {
 			m.kept = append(m.kept, &r2)
 		}
 	}
@@ -632,7 +662,17 @@ func TestBatcherTrustsLoopedRequests(t *testing.T) {
 	b.Looped(createTopics(4, 4), "k2")
 	b.Looped(fetch(4, 5, 0), "k2")
 	_, ok = b.absorb(fetch(5, 6, 5, "orders"), "k2")
-	require.False(t, ok, "admin requests and fetches without topics vouch for nothing")
+	require.False(t, ok, "admin requests and fetches without topics vouch for no first Produce or Fetch")
+	_, ok = b.absorb(createTopics(5, 7), "k2")
+	require.True(t, ok, "but for the connection's state, which the owner's next admin request finds")
+
+	admin := createTopics(6, 8)
+	admin.LoopPrev = b.Chain(admin, "k3")
+	_, ok = b.absorb(createTopics(7, 9), "k3")
+	require.False(t, ok, "chained, but its loop write is not handed to the producer yet")
+	b.Looped(admin, "k3")
+	_, ok = b.absorb(createTopics(8, 10), "k3")
+	require.True(t, ok)
 }
 
 // TestBatcherRemembers checks what the compact sent entry keeps: the kinds

@@ -148,28 +148,22 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		key := schemas.ConnKey(r.Cluster, r.Connection)
-		batch, absorbed := s.Batcher.absorb(r, key)
-		if batch != nil {
-			ctx.Emit(out.Rekeyed, key, batch)
+		to := s.Batcher.rekey(r, key)
+		if to.batch != nil {
+			ctx.Emit(out.Rekeyed, key, to.batch)
 		}
-		if absorbed {
+		if to.kept != nil {
+			ctx.Emit(out.Kept, key, to.kept)
+			call1(s.Observe.Kept, r.APIName)
+		}
+		if to.loop != nil {
+			ctx.Emit(out.Rekeyed, key, to.loop)
+			s.Batcher.Looped(to.loop, key)
+		}
+		if to.absorbed && to.kept == nil {
 			call1(s.Observe.Suppressed, r.APIName)
 			call1(s.Observe.Batched, r.APIName)
-			return
 		}
-		r.LoopPrev = s.Batcher.Chain(r, key)
-		if produceOrFetch(r) {
-			ctx.Emit(out.Rekeyed, key, r)
-			s.Batcher.Looped(r, key)
-			return
-		}
-		// Admin methods always pass, whatever the table holds: the record
-		// leaves for the audit group from here, not after a loop hop and the
-		// owner's queue. The owner still gets the request, without its
-		// bodies, for the connection's state.
-		ctx.Emit(out.Kept, key, r)
-		call1(s.Observe.Kept, r.APIName)
-		ctx.Emit(out.Rekeyed, key, stateOnly(r))
 	}
 }
 
