@@ -15,12 +15,14 @@ import (
 // Batcher keeps repeat Produce/Fetch requests off the loop topic. Nearly
 // every line is a connection's Nth Produce or Fetch, which changes only
 // counters; sending each one to the connection's table partition would
-// cost a Kafka round trip and a table write per line. The same goes for
-// the state updates of other methods, whose records Rekey sends on itself. When the local view
+// cost a Kafka round trip and a table write per line. When the local view
 // of the dedup table already shows the connection's first request of that
 // kind, or this instance has itself looped one (see sent), the input side
 // counts the request here instead and a flusher sends one batch record per
-// connection every BatchMax requests or within BatchAge.
+// connection every BatchMax requests or within BatchAge. Requests of other
+// methods, whose records Rekey sends on itself, change only counters,
+// identity and times too: they join the batch once the owner holds their
+// connection (holds).
 //
 // What can go wrong is bounded: first requests, denials and anything that
 // might be a new connection still go to the table owner, so audit records
