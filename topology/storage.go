@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	ldbiter "github.com/syndtr/goleveldb/leveldb/iterator"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+	ldbstorage "github.com/syndtr/goleveldb/leveldb/storage"
 	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
@@ -69,17 +72,75 @@ var ldbOptions = opt.Options{
 func batchedBuilder(path string, log *slog.Logger) storage.Builder {
 	return func(topic string, partition int32) (storage.Storage, error) {
 		fp := filepath.Join(path, fmt.Sprintf("%s.%d", topic, partition))
-		o := ldbOptions
-		db, err := leveldb.OpenFile(fp, &o)
+		db, files, err := openLevelDB(fp)
 		if err != nil {
 			return nil, fmt.Errorf("opening leveldb %s: %w", fp, err)
 		}
-		return newBatchedStorage(db, fp, log), nil
+		return newBatchedStorage(db, files, fp, log), nil
 	}
+}
+
+// openLevelDB opens the store in dir with ldbOptions and table files
+// written through a buffer. The caller closes the files after the DB.
+func openLevelDB(dir string) (*leveldb.DB, io.Closer, error) {
+	files, err := ldbstorage.OpenFile(dir, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := ldbOptions
+	db, err := leveldb.Open(bufferedTables{files}, &o)
+	if err != nil {
+		files.Close()
+		return nil, nil, err
+	}
+	return db, files, nil
+}
+
+// tableWriteBuffer is the buffer bufferedTables writes a table file
+// through.
+const tableWriteBuffer = 64 << 10
+
+// bufferedTables has LevelDB write table files through a buffer.
+// goleveldb writes a table one block (~4 KiB) at a time, a write syscall
+// each, and compaction rewrites a store's tables whole, as keys are
+// random. The journal and the manifest are written as before: goleveldb
+// writes those when a write must reach the file.
+type bufferedTables struct{ ldbstorage.Storage }
+
+func (s bufferedTables) Create(fd ldbstorage.FileDesc) (ldbstorage.Writer, error) {
+	w, err := s.Storage.Create(fd)
+	if err != nil || fd.Type != ldbstorage.TypeTable {
+		return w, err
+	}
+	return &bufferedWriter{Writer: bufio.NewWriterSize(w, tableWriteBuffer), file: w}, nil
+}
+
+// bufferedWriter is a table file being written. goleveldb syncs a table
+// before the store uses it (opt.Options.NoSync is false), so Sync writes
+// what is buffered first; Close does too, for a table that is dropped.
+type bufferedWriter struct {
+	*bufio.Writer
+	file ldbstorage.Writer
+}
+
+func (w *bufferedWriter) Sync() error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return w.file.Sync()
+}
+
+func (w *bufferedWriter) Close() error {
+	err := w.Flush()
+	if cerr := w.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 type batchedStorage struct {
 	db     *leveldb.DB
+	files  io.Closer // the DB's file storage, closed after it
 	dir    string
 	log    *slog.Logger
 	offset atomic.Int64
@@ -116,9 +177,9 @@ type batchedStorage struct {
 
 // newBatchedStorage starts the flusher here rather than in Open, so that
 // Close never waits for a goroutine that was not started.
-func newBatchedStorage(db *leveldb.DB, dir string, log *slog.Logger) *batchedStorage {
+func newBatchedStorage(db *leveldb.DB, files io.Closer, dir string, log *slog.Logger) *batchedStorage {
 	s := &batchedStorage{
-		db: db, dir: dir, log: log, pending: map[string][]byte{},
+		db: db, files: files, dir: dir, log: log, pending: map[string][]byte{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	off, err := s.stored([]byte(offsetKey))
@@ -184,6 +245,9 @@ func (s *batchedStorage) Close() error {
 		s.saveFilter()
 	}
 	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.files.Close(); err == nil {
 		err = cerr
 	}
 	return err

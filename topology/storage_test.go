@@ -1,16 +1,22 @@
 package topology
 
 import (
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lovoo/goka/storage"
 	"github.com/stretchr/testify/require"
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
 func openBatched(t *testing.T, dir string) storage.Storage {
@@ -285,4 +291,99 @@ func TestLoadFilterChecksHashing(t *testing.T) {
 	require.NoError(t, data.Close())
 	require.Nil(t, loadFilter(dir, off))
 	require.NoFileExists(t, filepath.Join(dir, filterFile))
+}
+
+// fillRandom writes n keys in random order, with values of ~150 B, as the
+// owners' stores get them, in batches of flushEntries.
+func fillRandom(db *leveldb.DB, n int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	val := make([]byte, 150)
+	var b leveldb.Batch
+	for i := range n {
+		k := rng.Uint64()
+		binary.LittleEndian.PutUint64(val, k)
+		b.Put(fmt.Appendf(nil, "lkc-1|10.0.%d.%d:9094-10.0.1.23:%d-%d", k%256, k>>8%256, k>>16%65536, i), val)
+		if b.Len() == flushEntries {
+			if err := db.Write(&b, nil); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	return db.Write(&b, nil)
+}
+
+// Table files written through bufferedTables read back whole: after the
+// memtables' flushes, a full compaction and a reopen.
+func TestBufferedTables(t *testing.T) {
+	dir := t.TempDir()
+	db, files, err := openLevelDB(dir)
+	require.NoError(t, err)
+	const n = 30_000 // ~6 MiB: several memtable flushes
+	require.NoError(t, fillRandom(db, n, 1))
+	require.NoError(t, db.CompactRange(util.Range{}))
+	require.NoError(t, db.Close())
+	require.NoError(t, files.Close())
+	tables, err := filepath.Glob(filepath.Join(dir, "*.ldb"))
+	require.NoError(t, err)
+	require.NotEmpty(t, tables)
+
+	db, files, err = openLevelDB(dir)
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, db.Close())
+		require.NoError(t, files.Close())
+	}()
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	got := 0
+	for it.Next() {
+		require.Len(t, it.Value(), 150)
+		got++
+	}
+	require.NoError(t, it.Error())
+	require.Equal(t, n, got)
+}
+
+// BenchmarkTableFiles compacts a store of random keys, as the owners' are
+// compacted, with goleveldb's file storage and with bufferedTables.
+// cpu-ms/op is the process's CPU, compaction goroutines included.
+func BenchmarkTableFiles(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		open func(dir string) (*leveldb.DB, io.Closer, error)
+	}{
+		{"goleveldb", func(dir string) (*leveldb.DB, io.Closer, error) {
+			o := ldbOptions
+			db, err := leveldb.OpenFile(dir, &o)
+			return db, io.NopCloser(nil), err
+		}},
+		{"buffered", openLevelDB},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var cpu time.Duration
+			for i := range b.N {
+				b.StopTimer()
+				db, files, err := tc.open(b.TempDir())
+				require.NoError(b, err)
+				require.NoError(b, fillRandom(db, 50_000, uint64(i)))
+				before := processCPU(b)
+				b.StartTimer()
+				require.NoError(b, db.CompactRange(util.Range{}))
+				b.StopTimer()
+				cpu += processCPU(b) - before
+				require.NoError(b, db.Close())
+				require.NoError(b, files.Close())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
