@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -296,6 +297,58 @@ func requirePathsMounted(t *testing.T, s types.ServiceConfig, args []string) {
 			require.False(t, v.ReadOnly, "%s --%s %s is on a writable volume", s.Name, name, val)
 		}
 	}
+}
+
+// The example config lists every key kaudit reads (README.md says so): each
+// field of topology.Config and of the structs under it, but not the
+// fields of list items and map values, which the comments show. A key
+// whose default cannot be written as a value (it follows another key) may
+// be listed commented out.
+func TestExampleConfigListsEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "kaudit.yaml"))
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal(data, &doc))
+	var missing []string
+	for _, path := range configKeys(reflect.TypeFor[topology.Config](), nil) {
+		node := any(doc)
+		for _, k := range path {
+			m, _ := node.(map[string]any)
+			var ok bool
+			if node, ok = m[k]; ok {
+				continue
+			}
+			commented := regexp.MustCompile(`(?m)^\s*# ` + regexp.QuoteMeta(path[len(path)-1]) + `:`)
+			if !commented.Match(data) {
+				missing = append(missing, strings.Join(path, "."))
+			}
+			break
+		}
+	}
+	require.Empty(t, missing, "keys deploy/kaudit.yaml lacks")
+}
+
+// configKeys lists the YAML key paths of struct type t's fields under
+// prefix, descending into struct (and pointer to struct) fields.
+func configKeys(t reflect.Type, prefix []string) [][]string {
+	var out [][]string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		path := append(slices.Clone(prefix), name)
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft.PkgPath() != "time" {
+			out = append(out, configKeys(ft, path)...)
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
 }
 
 // requireKauditConfig loads a config file as kaudit does and checks that
