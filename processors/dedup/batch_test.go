@@ -664,7 +664,7 @@ func TestBatcherTrustsLoopedRequests(t *testing.T) {
 	_, ok = b.absorb(fetch(5, 6, 5, "orders"), "k2")
 	require.False(t, ok, "admin requests and fetches without topics vouch for no first Produce or Fetch")
 	_, ok = b.absorb(createTopics(5, 7), "k2")
-	require.True(t, ok, "but for the connection's state, which the owner's next admin request finds")
+	require.True(t, ok, "but they vouch for the connection's state: a later admin request joins the batch")
 
 	admin := createTopics(6, 8)
 	admin.LoopPrev = b.Chain(admin, "k3")
