@@ -22,7 +22,7 @@ import (
 // connection every BatchMax requests or within BatchAge. Requests of other
 // methods, whose records Rekey sends on itself, change only counters,
 // identity and times too: they join the batch once the owner holds their
-// connection (holds).
+// connection (known).
 //
 // What can go wrong is bounded: first requests, denials and anything that
 // might be a new connection still go to the table owner, so audit records
@@ -226,12 +226,11 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	if b == nil || b.Known == nil {
 		return nil, false
 	}
+	if produceOrFetch(r) && !batchable(r) {
+		return b.take(key), false
+	}
 	k := sentKeyOf(key) // hashed once for the look and the record
-	if produceOrFetch(r) {
-		if !batchable(r) || !b.repeat(r, key, k) {
-			return b.take(key), false
-		}
-	} else if !b.holds(r, key, k) {
+	if !b.known(r, key, k) {
 		return b.take(key), false
 	}
 	b.mu.Lock()
@@ -330,10 +329,12 @@ func batchable(r *schemas.RequestLog) bool {
 	return len(r.Topics) > 0 && !r.Denied() && produceOrFetch(r)
 }
 
-// repeat reports whether r, a batchable request on the connection with key
-// and sent key k, repeats one whose first the owner holds (or will hold
-// once it has read what is on the loop before r's batch).
-func (b *Batcher) repeat(r *schemas.RequestLog, key string, k sentKey) bool {
+// known reports whether the owner holds what r, a request on the
+// connection with key and sent key k, would change beyond counters (or
+// will hold it once it has read what is on the loop before r's batch): a
+// first request of r's kind that r repeats, or for another method the
+// connection's state.
+func (b *Batcher) known(r *schemas.RequestLog, key string, k sentKey) bool {
 	b.mu.Lock()
 	sent := b.recalls(k, r)
 	b.mu.Unlock()
@@ -344,29 +345,21 @@ func (b *Batcher) repeat(r *schemas.RequestLog, key string, k sentKey) bool {
 	if st == nil || replaysFirst(st, r) || b.Rules.newIncarnation(st, r) || r.Time.Before(st.Epoch) {
 		return false
 	}
-	return ofKind(r, st.FirstProduce != nil, st.FirstFetch != nil)
+	return covered(r, true, st.FirstProduce != nil, st.FirstFetch != nil)
 }
 
-// holds reports whether the owner holds the state of r's connection, or
-// will once it has read what is on the loop before r's batch: for a
-// request of another method than Produce or Fetch, which changes only
-// the state's counters, identity and times.
-func (b *Batcher) holds(r *schemas.RequestLog, key string, k sentKey) bool {
-	b.mu.Lock()
-	set, w, ok := b.lookup(k)
-	sent := ok && set[w].held && !b.Rules.reused(time.Unix(0, set[w].last), set[w].maxCorrelation, r)
-	b.mu.Unlock()
-	if sent {
-		return true
+// covered reports whether an owner that holds a connection's state
+// (held) and its first Produce and Fetch (produce, fetch) holds what r
+// would change beyond counters: a first of r's kind for a Produce or
+// Fetch, the state for any other method.
+func covered(r *schemas.RequestLog, held, produce, fetch bool) bool {
+	switch r.APIKey {
+	case schemas.APIProduce:
+		return produce
+	case schemas.APIFetch:
+		return fetch
 	}
-	st := b.Known(key)
-	return st != nil && !b.Rules.newIncarnation(st, r) && !r.Time.Before(st.Epoch)
-}
-
-// ofKind reports whether r is a Produce and produce holds, or a Fetch and
-// fetch does: whether a first of r's kind is known.
-func ofKind(r *schemas.RequestLog, produce, fetch bool) bool {
-	return (r.APIKey == schemas.APIProduce && produce) || (r.APIKey == schemas.APIFetch && fetch)
+	return held
 }
 
 // take removes and returns the connection's open batch, nil if none.
@@ -397,15 +390,16 @@ func (b *Batcher) lookup(k sentKey) (set []sentEntry, w int, ok bool) {
 	return set, w, false
 }
 
-// recalls reports whether sent holds a request of r's kind on r's
-// connection that r repeats, rather than a new connection reusing the id.
+// recalls reports whether sent holds what r would change beyond counters
+// (covered) on r's connection, rather than on a new connection reusing
+// the id.
 func (b *Batcher) recalls(k sentKey, r *schemas.RequestLog) bool {
 	set, w, ok := b.lookup(k)
 	if !ok {
 		return false
 	}
 	e := set[w].sentFirst
-	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) && ofKind(r, e.produce, e.fetch)
+	return !b.Rules.reused(time.Unix(0, e.last), e.maxCorrelation, r) && covered(r, e.held, e.produce, e.fetch)
 }
 
 // remember records r, a request that was absorbed or looped, in sent:

@@ -718,9 +718,9 @@ func TestBatcherSentEvictsOldest(t *testing.T) {
 		b.remember(sentKeyOf(fmt.Sprint("c", i)), produce(10+i, 1, 5, "orders"))
 	}
 	for i := 1; i <= sentWays; i++ {
-		require.True(t, b.repeat(produce(20, 2, 5, "orders"), fmt.Sprint("c", i), sentKeyOf(fmt.Sprint("c", i))), "c%d is remembered", i)
+		require.True(t, b.known(produce(20, 2, 5, "orders"), fmt.Sprint("c", i), sentKeyOf(fmt.Sprint("c", i))), "c%d is remembered", i)
 	}
 	require.Empty(t, asked)
-	require.False(t, b.repeat(produce(20, 2, 5, "orders"), "c0", sentKeyOf("c0")), "c0 was evicted: a new connection for all the view knows")
+	require.False(t, b.known(produce(20, 2, 5, "orders"), "c0", sentKeyOf("c0")), "c0 was evicted: a new connection for all the view knows")
 	require.Equal(t, map[string]int{"c0": 1}, asked)
 }
