@@ -32,8 +32,7 @@ func TestStartupChecks(t *testing.T) {
 		}, []string{"topic kaudit-dedup-table has cleanup.policy=delete", "needs compact"}},
 		{"not co-partitioned", func(t *testing.T, _ *embedded.Broker, adm *kadm.Client, cfg *topology.Config) {
 			// The dedup table must match the rekeyed stream; the raw topic
-			// and the audit group's only input (kaudit-requests) may have
-			// any count.
+			// may have any count.
 			_, err := adm.CreateTopic(context.Background(), 3, 1, nil, cfg.Topics.Rekeyed)
 			require.NoError(t, err)
 			_, err = adm.CreateTopic(context.Background(), 8, 1, map[string]*string{"cleanup.policy": ptr("compact")}, string(topology.DedupTable))

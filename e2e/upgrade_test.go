@@ -60,8 +60,24 @@ func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []st
 	require.NoError(t, em.Finish())
 }
 
+// oldRequests leaves the request in line on the requests topic, through
+// which an earlier kaudit's dedup group sent kept requests to its audit
+// group, unread by that group.
+func oldRequests(t *testing.T, b *embedded.Broker, cfg *topology.Config, line string) {
+	t.Helper()
+	_, err := kadm.NewClient(newClient(t, b)).CreateTopic(context.Background(), 3, 1, nil, cfg.Topics.Requests)
+	require.NoError(t, err)
+	r, err := schemas.ParseLine([]byte(line), schemas.ParseOptions{Cluster: cfg.Cluster.ID, Location: time.UTC})
+	require.NoError(t, err)
+	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(cfg.Topics.Requests), new(schemas.RequestLogCodec))
+	require.NoError(t, err)
+	require.NoError(t, em.EmitSync(schemas.ConnKey(r.Cluster, r.Connection), r))
+	require.NoError(t, em.Finish())
+}
+
 // TestUpgradeFromLoopLayout starts kaudit where an earlier one stopped.
-// kaudit must apply the request left on the loop topic, read the raw topic
+// kaudit must audit the request left on the requests topic, apply the
+// request left on the loop topic, read the raw topic
 // from where kaudit-dedup stopped rather than from its start, drop
 // kaudit-dedup's raw offsets, and give the rekeyed stream and the table
 // the old loop's partition count, which the loop must share with them.
@@ -135,6 +151,7 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 		done = append(done, demo.CreateTopics(at.Add(time.Duration(i)*time.Second), alice, int32(1+i), fmt.Sprintf("old-%d", i), "", 0, ""))
 	}
 	oldLayout(t, b, &cfg, done, demo.Produce(at.Add(10*time.Second), bob, 2, "orders", 0, 100), rekeyAt)
+	oldRequests(t, b, &cfg, demo.CreateTopics(at.Add(11*time.Second), bob, 3, "kept", "", 0, ""))
 	if crashed {
 		crashedMember(t, b, &cfg)
 	}
@@ -143,7 +160,7 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 	produceLines(t, c, cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(20*time.Second), alice, 9, "payments", "", 0, "")})
 
 	var got []string
-	for _, r := range consumeN(t, b, cfg.Topics.Audit, 2, 3*time.Second) {
+	for _, r := range consumeN(t, b, cfg.Topics.Audit, 3, 3*time.Second) {
 		var ev struct {
 			Data struct{ MethodName, ResourceName string }
 		}
@@ -151,7 +168,7 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 		got = append(got, ev.Data.MethodName+" "+ev.Data.ResourceName)
 	}
 	crn := "crn:///kafka=" + cfg.Cluster.ID + "/topic="
-	require.ElementsMatch(t, []string{"kafka.Produce " + crn + "orders", "kafka.CreateTopics " + crn + "payments"}, got)
+	require.ElementsMatch(t, []string{"kafka.Produce " + crn + "orders", "kafka.CreateTopics " + crn + "kept", "kafka.CreateTopics " + crn + "payments"}, got)
 
 	ctx := context.Background()
 	td, err := adm.ListTopics(ctx, cfg.Topics.Rekeyed, string(topology.DedupTable))
@@ -173,9 +190,10 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 	require.EqualValues(t, len(done)+1, read, "the re-key group went on from kaudit-dedup's offsets")
 }
 
-// TestOldLoopDeletedWhileRunning: the old loop topic, deleted under a
-// running kaudit, must not stop it for good: processors rebuilt after that
-// (here after a broker restart) no longer read the topic.
+// TestOldLoopDeletedWhileRunning: the old loop and requests topics, deleted
+// under a running kaudit, must not stop it for good: processors rebuilt
+// after that (here after a broker restart) no longer read them, and the
+// requests topic is not made again.
 func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	skipShort(t)
 	opts := embedded.Options{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), DataDir: filepath.Join(t.TempDir(), "kafka")}
@@ -185,11 +203,12 @@ func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	alice := demo.Conn{ID: demo.ConnID("10.0.0.11", 9094, "10.1.60.166", 53226, 1), Principal: "User:app-7"}
 	at := time.Date(2025, 3, 14, 9, 7, 38, 0, time.UTC)
 	oldLayout(t, b, &cfg, nil, demo.Produce(at, alice, 2, "orders", 0, 100), nil)
+	oldRequests(t, b, &cfg, demo.CreateTopics(at, alice, 1, "kept", "", 0, ""))
 	p, stop := runPipeline(t, cfg)
 	waitReady(t, p)
-	consumeN(t, b, cfg.Topics.Audit, 1, 0) // the loop's Produce
+	consumeN(t, b, cfg.Topics.Audit, 2, 0) // the loop's Produce, the kept CreateTopics
 
-	resp, err := kadm.NewClient(newClient(t, b)).DeleteTopics(context.Background(), legacyLoop)
+	resp, err := kadm.NewClient(newClient(t, b)).DeleteTopics(context.Background(), legacyLoop, cfg.Topics.Requests)
 	require.NoError(t, err)
 	require.NoError(t, resp.Error())
 	b.Close()
@@ -198,10 +217,11 @@ func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	produceLines(t, newClient(t, b), cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(time.Second), alice, 3, "payments", "", 0, "")})
-	consumeN(t, b, cfg.Topics.Audit, 2, 0)
+	consumeN(t, b, cfg.Topics.Audit, 3, 0)
 	// Without a rebuild this would test nothing: before the fix, the
 	// rebuilt processors failed for good on the missing topic.
 	require.GreaterOrEqual(t, scrapeCounter(t, p, "kaudit_restarts_total"), float64(1), "the broker restart rebuilt the processors")
 	require.False(t, topicExists(t, b, legacyLoop), "the rebuild does not create the deleted loop topic again")
+	require.False(t, topicExists(t, b, cfg.Topics.Requests), "nor the requests topic")
 	stop()
 }

@@ -137,7 +137,10 @@ type TopicsConfig struct {
 	Raw string `yaml:"raw"`
 	// Rekeyed carries parsed requests from the re-key group to the dedup
 	// table's owners, keyed by connection.
-	Rekeyed    string `yaml:"rekeyed"`
+	Rekeyed string `yaml:"rekeyed"`
+	// Requests is where an older kaudit sent kept requests to its audit
+	// group. kaudit audits them where they are kept now; it only drains
+	// this topic where it exists (README, upgrading).
 	Requests   string `yaml:"requests"`
 	DeadLetter string `yaml:"dead_letter"`
 	// TopicIDs carries harvested topic ids to the catalog group.

@@ -4,10 +4,9 @@
 //
 //	kafka-request-log ──► kaudit-rekey ──► kaudit-rekeyed ──► kaudit-dedup
 //	 (raw lines, any key)   parse, re-key    (keyed by         kaudit-dedup-table: first Produce/Fetch
-//	                        │ bad lines       connection)                  │ kept requests
-//	                        ▼                                      ▼
-//	               kaudit-dead-letter ◄── kaudit-audit ◄──── kaudit-requests
-//	                                       enrich → CloudEvent → route
-//	                                           ▼
-//	                              confluent-audit-log-events (…)
+//	                        │ admin requests  connection)       │ and denials
+//	                        ▼                                   ▼
+//	          enrich → CloudEvent → route          enrich → CloudEvent → route
+//	                        │                                   │
+//	                        └──► confluent-audit-log-events (…) ◄┘    bad lines ─► kaudit-dead-letter
 package topology

@@ -21,38 +21,53 @@ import (
 // than a goka loop: the raw topic's partition count stays the shipper's
 // choice, the parse and the table run in goroutines of their own (7% less
 // CPU per line, BENCHMARKS.md), and each group scales on its own.
-func RekeyGraph(st Streams, s dedup.Settings) *goka.GroupGraph {
-	return goka.DefineGroup(RekeyGroup,
+//
+// Requests that always pass are audited here, by s.Keep; keep are the
+// edges it needs besides the catalog and the dead letters (KeepEdges).
+func RekeyGraph(st Streams, s dedup.Settings, keep ...goka.Edge) *goka.GroupGraph {
+	return goka.DefineGroup(RekeyGroup, append([]goka.Edge{
 		goka.Input(st.Raw, new(codec.Bytes), dedup.Rekey(st.dedupOutputs(), s)), // unparsable -> DeadLetter
 		goka.Output(st.Rekeyed, new(schemas.RequestLogCodec)),
-		goka.Output(st.Requests, new(schemas.RequestLogCodec)), // admin requests, which always pass
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
-	)
+		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
+	}, keep...)...)
 }
 
-// DedupGraph keeps, per connection, the first Produce and the first Fetch.
+// DedupGraph keeps, per connection, the first Produce and the first Fetch,
+// and audits them (and denials) by s.Keep, with keep as in RekeyGraph.
 // With drainLoop it also reads kaudit-dedup-loop, where kaudit before the
 // re-key group sent requests, so that an upgrade loses none of those.
-func DedupGraph(st Streams, s dedup.Settings, drainLoop bool) *goka.GroupGraph {
+func DedupGraph(st Streams, s dedup.Settings, drainLoop bool, keep ...goka.Edge) *goka.GroupGraph {
 	out := st.dedupOutputs()
-	edges := []goka.Edge{
+	edges := append([]goka.Edge{
 		goka.Input(st.Rekeyed, new(schemas.RequestLogCodec), dedup.Collapse(out, s)),
-		goka.Output(st.Requests, new(schemas.RequestLogCodec)),
+		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.AccessByTopic, new(schemas.TopicSummaryCodec)),
 		goka.Output(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
 		goka.Persist(new(schemas.ConnStateCodec)),
-	}
+	}, keep...)
 	if drainLoop {
 		edges = append(edges, goka.Loop(new(schemas.RequestLogCodec), dedup.Collapse(out, s)))
 	}
 	return goka.DefineGroup(DedupGroup, edges...)
 }
 
+// KeepEdges are the edges of enrich.Process in the re-key and dedup groups
+// beyond those both have: the directory it looks principals up in and the
+// destinations it routes records to.
+func KeepEdges(destinations []string) []goka.Edge {
+	edges := []goka.Edge{goka.Lookup(DirectoryTable, new(schemas.IdentityTableCodec))}
+	for _, d := range destinations {
+		edges = append(edges, goka.Output(goka.Stream(d), new(codec.Bytes)))
+	}
+	return edges
+}
+
 func (st Streams) dedupOutputs() dedup.Outputs {
 	return dedup.Outputs{
-		Rekeyed: st.Rekeyed, Kept: st.Requests, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs,
+		Rekeyed: st.Rekeyed, DeadLetter: st.DeadLetter, TopicIDs: st.TopicIDs,
 		AccessByTopic: st.AccessByTopic, AccessByPrincipal: st.AccessByPrincipal,
 	}
 }
@@ -95,23 +110,17 @@ func DirectoryGraph(st Streams) *goka.GroupGraph {
 	)
 }
 
-// AuditGraph enriches kept requests into CloudEvents and routes them. It
-// has no table of its own; its input stays keyed by connection so one
-// connection's records keep their order. It looks topic names and
-// identities up in the catalog and directory tables.
+// AuditGraph drains the requests topic, through which an older kaudit
+// sent kept requests to this group; the re-key and dedup groups audit them
+// in place now. Pipeline runs it while the topic exists (upgrade), so that
+// no request an older instance sent is lost.
 func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.GroupGraph {
 	edges := []goka.Edge{
 		goka.Input(st.Requests, new(schemas.RequestLogCodec), enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, s)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
-		goka.Output(st.AccessByTopic, new(schemas.TopicSummaryCodec)),
-		goka.Output(st.AccessByPrincipal, new(schemas.PrincipalSummaryCodec)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)),
-		goka.Lookup(DirectoryTable, new(schemas.IdentityTableCodec)),
 	}
-	for _, d := range destinations {
-		edges = append(edges, goka.Output(goka.Stream(d), new(codec.Bytes)))
-	}
-	return goka.DefineGroup(AuditGroup, edges...)
+	return goka.DefineGroup(AuditGroup, append(edges, KeepEdges(destinations)...)...)
 }
 
 // GroupOptions are the processor options a group's graph needs to work as

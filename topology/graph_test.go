@@ -135,8 +135,13 @@ func startDedupWith(t *testing.T, s dedup.Settings) (*tester.Tester, *observed) 
 }
 
 // dedupGraphs are the two groups that take raw lines to the dedup table.
+// They send what they keep to streams.Requests, for the tests to read.
 func dedupGraphs(s dedup.Settings) []*goka.GroupGraph {
-	return []*goka.GroupGraph{topology.RekeyGraph(streams, s), topology.DedupGraph(streams, s, false)}
+	s.Keep = func(ctx goka.Context, r *schemas.RequestLog) {
+		ctx.Emit(streams.Requests, schemas.ConnKey(r.Cluster, r.Connection), r)
+	}
+	kept := goka.Output(streams.Requests, new(schemas.RequestLogCodec))
+	return []*goka.GroupGraph{topology.RekeyGraph(streams, s, kept), topology.DedupGraph(streams, s, false, kept)}
 }
 
 // viewlessBatcher batches only what Rekey itself looped: it has no view
@@ -808,8 +813,8 @@ func TestDirectoryGraph(t *testing.T) {
 }
 
 // TestPipelineDedupGraph runs the re-key and dedup graphs exactly as Pipeline.Graphs
-// wires it (config audit categories, metrics observer) and reads the
-// pipeline's metrics.
+// wires them (config audit categories, metrics observer, audit records
+// built where requests are kept) and reads the pipeline's metrics.
 func TestPipelineDedupGraph(t *testing.T) {
 	cfg := topology.Defaults()
 	cfg.Cluster.ID = cluster
@@ -822,9 +827,9 @@ func TestPipelineDedupGraph(t *testing.T) {
 			gs = append(gs, g)
 		}
 	}
-	require.Len(t, gs, 2)
+	require.Len(t, gs, 2, "no audit group without an older layout's requests topic")
 	gkt := run(t, nil, gs...)
-	kept := gkt.NewQueueTracker(string(streams.Requests))
+	records := gkt.NewQueueTracker(cfg.Topics.Audit)
 
 	rawLine(gkt, "", demo.Produce(sec(0), alice, 1, "orders", 0, 10))
 	rawLine(gkt, "", demo.Produce(sec(1), alice, 2, "orders", 0, 10))
@@ -833,11 +838,17 @@ func TestPipelineDedupGraph(t *testing.T) {
 	rawLine(gkt, "", forwarded(demo.Produce(sec(4), alice, 5, "orders", 0, 10)))
 	rawLine(gkt, "", "garbage")
 
-	var apis []string
-	for _, r := range drain(kept) {
-		apis = append(apis, r.value.(*schemas.RequestLog).APIName)
+	var methods []string
+	for _, r := range drain(records) {
+		var ev struct {
+			Type string
+			Data struct{ MethodName string }
+		}
+		require.NoError(t, json.Unmarshal(r.value.([]byte), &ev))
+		require.Equal(t, "io.confluent.kafka.server/request", ev.Type)
+		methods = append(methods, ev.Data.MethodName)
 	}
-	require.Equal(t, []string{"PRODUCE", "METADATA"}, apis)
+	require.Equal(t, []string{"kafka.Produce", "kafka.Metadata"}, methods)
 
 	c := p.Metrics().Snapshot()
 	require.Equal(t, int64(6), c.LinesIn)

@@ -10,7 +10,9 @@ const (
 	// DedupGroup collapses repeated Produce/Fetch per connection in its
 	// table, reading the rekeyed stream.
 	DedupGroup goka.Group = "kaudit-dedup"
-	// AuditGroup turns kept requests into routed CloudEvent audit records.
+	// AuditGroup turns the kept requests an older kaudit left on the
+	// requests topic into routed CloudEvent audit records; the re-key and
+	// dedup groups audit the requests they keep themselves.
 	AuditGroup goka.Group = "kaudit-audit"
 	// CatalogGroup keeps topic id -> name, fed by the dedup group.
 	CatalogGroup goka.Group = "kaudit-catalog"
@@ -41,7 +43,7 @@ var (
 type Streams struct {
 	Raw        goka.Stream // request-log lines, any key
 	Rekeyed    goka.Stream // parsed requests, batches and expiry markers, keyed by connection
-	Requests   goka.Stream // kept requests, keyed by connection
+	Requests   goka.Stream // kept requests of an older kaudit, keyed by connection; drained only
 	DeadLetter goka.Stream // unusable input, with the reason in headers
 	TopicIDs   goka.Stream // harvested topic ids, keyed by cluster|topicId
 	Directory  goka.Stream // principal directory (compacted), keyed by principal

@@ -18,12 +18,14 @@ import (
 func TestPurgeable(t *testing.T) {
 	p, err := New(Defaults())
 	require.NoError(t, err)
-	require.Equal(t, map[string][]goka.Group{
+	want := map[string][]goka.Group{
 		"kaudit-rekeyed":             {DedupGroup},
-		"kaudit-requests":            {AuditGroup},
 		"kaudit-access-by-topic":     {TopicsGroup},
 		"kaudit-access-by-principal": {PrincipalsGroup},
-	}, purgeable(&p.cfg, p.Graphs()), "streams kaudit writes and reads; not the raw topic, the directory, the compacted topic ids or the outputs")
+	}
+	require.Equal(t, want, purgeable(&p.cfg, p.Graphs()), "streams kaudit writes and reads; not the raw topic, the directory, the compacted topic ids or the outputs")
+	p.drains.requests = true
+	require.Equal(t, want, purgeable(&p.cfg, p.Graphs()), "an older layout's requests topic is only read")
 }
 
 // deleteRecorder is a ClusterAdmin whose DeleteRecords records its calls

@@ -48,7 +48,7 @@ type Pipeline struct {
 	recent    *recent
 	sweeper   *sweeper
 	batcher   *dedup.Batcher
-	drainLoop bool // DedupGraph reads kaudit-dedup-loop (upgrade)
+	drains    drains // topics of older layouts still read (upgrade)
 	deltas    *access.Buffer
 	live      liveViews
 }
@@ -124,7 +124,7 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 		Cluster:      p.cfg.Cluster.ID, Location: p.cfg.location(), Log: p.log, Observe: obs, Audited: p.cfg.Audited,
 		Resolve: func(ctx goka.Context) func(cluster, id string) (string, bool) { return p.lookups(ctx).TopicName },
 	}
-	a := AuditGraph(st, p.router.Topics(), enrich.Settings{
+	es := enrich.Settings{
 		Cluster: p.cfg.enrichCluster(),
 		Lookups: p.lookups,
 		Route: func(info schemas.RouteInfo) []schemas.Target {
@@ -138,8 +138,19 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 			p.recent.add(topic)
 		},
 		Failed: func(reason string) { m.deadLetter.WithLabelValues(reason).Inc() },
-	})
-	return []*goka.GroupGraph{RekeyGraph(st, ds), DedupGraph(st, ds, p.drainLoop), a, CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
+	}
+	// Kept requests are audited by the callback that keeps them: a hop
+	// through a topic to a group of its own cost a produce, a consume and
+	// a queue per record (BENCHMARKS.md, "Audit in place").
+	audit := enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, es)
+	ds.Keep = func(ctx goka.Context, r *schemas.RequestLog) { audit(ctx, r) }
+	keep := KeepEdges(p.router.Topics())
+	graphs := []*goka.GroupGraph{RekeyGraph(st, ds, keep...), DedupGraph(st, ds, p.drains.loop, keep...),
+		CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
+	if p.drains.requests {
+		graphs = append(graphs, AuditGraph(st, p.router.Topics(), es))
+	}
+	return graphs
 }
 
 // lookups resolves topic ids through the catalog table and principals
@@ -170,11 +181,10 @@ func (p *Pipeline) lookups(ctx goka.Context) enrich.Lookups {
 // (a goka processor cannot be Run twice) after a backoff, and the HTTP
 // server keeps answering, with 503 and /readyz false, in between.
 func (p *Pipeline) Run(ctx context.Context) error {
-	drain, err := upgrade(ctx, &p.cfg, p.log)
-	if err != nil {
+	var err error
+	if p.drains, err = upgrade(ctx, &p.cfg, p.log); err != nil {
 		return err
 	}
-	p.drainLoop = drain
 	graphs := p.Graphs()
 	plan, err := EnsureTopics(&p.cfg, p.destinationConfigs(), graphs...)
 	if err != nil {
@@ -245,11 +255,17 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, restartMax)
-		if p.drainLoop && !legacyLoopExists(&p.cfg) {
-			// Deleted under a running kaudit: goka cannot start a
-			// processor whose loop topic is missing.
+		// Deleted under a running kaudit: goka cannot start a processor
+		// whose loop topic is missing, and EnsureTopics below would make
+		// the requests topic again.
+		if p.drains.loop && !exists(&p.cfg, legacyLoop) {
 			p.log.Info("the old loop topic is gone; the dedup group stops reading it", "topic", legacyLoop)
-			p.drainLoop = false
+			p.drains.loop = false
+			graphs = p.Graphs()
+		}
+		if p.drains.requests && !exists(&p.cfg, p.cfg.Topics.Requests) {
+			p.log.Info("the old requests topic is gone; the audit group stops", "topic", p.cfg.Topics.Requests)
+			p.drains.requests = false
 			graphs = p.Graphs()
 		}
 		// A topic deleted under a running kaudit is made again, with its

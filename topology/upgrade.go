@@ -16,58 +16,74 @@ import (
 // table through this topic; kaudit no longer writes it.
 const legacyLoop = string(DedupGroup) + "-loop"
 
-// upgrade carries a deployment from the dedup group that read the raw
-// topic over to the re-key group. It reports whether the legacy loop topic
-// exists, so that the dedup group drains it: requests still on it are
-// applied, not lost. And it hands kaudit-dedup's committed raw offsets to
-// kaudit-rekey, then deletes them, so that the new group neither reads the
-// raw topic again from its start nor skips lines. Each start repeats what
-// a stopped one left undone.
+// drains are the topics of older layouts that a start found and that the
+// pipeline reads until they are deleted, so that nothing on them is lost.
+type drains struct {
+	// loop is kaudit-dedup-loop: requests for the dedup table.
+	loop bool
+	// requests is the requests topic: requests the dedup group kept, for
+	// the audit group, before the re-key and dedup groups audited them.
+	requests bool
+}
+
+// upgrade carries a deployment from older layouts over, and reports which
+// of their topics exist, so that the pipeline drains them.
 //
-// It waits for the members of kaudit-dedup that read the raw topic to
-// leave, and refuses to go on if one stays: an older kaudit that is still
-// running would share the lines with the new group. Stop every old
-// instance first; replays of the lines since the last commit are what the
-// record ids are built for.
-func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, err error) {
+// From the layout where kaudit-dedup read the raw topic itself, it hands
+// kaudit-dedup's committed raw offsets to kaudit-rekey, then deletes them,
+// so that the new group neither reads the raw topic again from its start
+// nor skips lines. Each start repeats what a stopped one left undone. It
+// waits for the members of kaudit-dedup that read the raw topic to leave,
+// and refuses to go on if one stays: an older kaudit that is still running
+// would share the lines with the new group. Stop every old instance first;
+// replays of the lines since the last commit are what the record ids are
+// built for.
+//
+// The requests topic needs no such care: instances of either layout may
+// run side by side, as the audit group reads it wherever it exists.
+func upgrade(ctx context.Context, c *Config, log *slog.Logger) (d drains, err error) {
 	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
 	if err != nil {
-		return false, fmt.Errorf("connect to %v: %w", c.Brokers, err)
+		return d, fmt.Errorf("connect to %v: %w", c.Brokers, err)
 	}
 	defer client.Close()
 	admin, err := sarama.NewClusterAdminFromClient(client)
 	if err != nil {
-		return false, fmt.Errorf("connect to %v: %w", c.Brokers, err)
+		return d, fmt.Errorf("connect to %v: %w", c.Brokers, err)
 	}
 	// The admin uses the client, whose Close above ends both.
 	topics, err := admin.ListTopics()
 	if err != nil {
-		return false, fmt.Errorf("list topics: %w", err)
+		return d, fmt.Errorf("list topics: %w", err)
 	}
-	if _, ok := topics[legacyLoop]; !ok {
-		return false, nil // never ran the old layout
+	if _, d.requests = topics[c.Topics.Requests]; d.requests {
+		log.Info("draining the requests topic of an earlier kaudit; delete it once group "+
+			string(AuditGroup)+" has no lag on it and no older instance runs", "topic", c.Topics.Requests)
+	}
+	if _, d.loop = topics[legacyLoop]; !d.loop {
+		return d, nil // never ran the loop layout
 	}
 	log.Info("draining the loop topic of an earlier kaudit; delete it once group "+
 		string(DedupGroup)+" has no lag on it", "topic", legacyLoop)
 	raw := c.Topics.Raw
 	if _, ok := topics[raw]; !ok {
-		return true, nil // no raw topic, no offsets on it
+		return d, nil // no raw topic, no offsets on it
 	}
 	parts, err := client.Partitions(raw)
 	if err != nil {
-		return true, fmt.Errorf("partitions of %s: %w", raw, err)
+		return d, fmt.Errorf("partitions of %s: %w", raw, err)
 	}
 	// Twice the session timeout: the old kaudit used the same one.
 	if err := waitOldMembers(ctx, admin, raw, 2*client.Config().Consumer.Group.Session.Timeout, log); err != nil {
-		return true, err
+		return d, err
 	}
 	old, err := committed(admin, string(DedupGroup), raw, parts)
 	if err != nil || len(old) == 0 {
-		return true, err // nothing (left) to carry over
+		return d, err // nothing (left) to carry over
 	}
 	have, err := committed(admin, string(RekeyGroup), raw, parts)
 	if err != nil {
-		return true, err
+		return d, err
 	}
 	// kaudit-dedup's offsets win where they are ahead: a first upgrade, or
 	// one after going back to the older kaudit for a while. Equal ones were
@@ -80,7 +96,7 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, 
 	}
 	if len(ahead) > 0 {
 		if err := commitOffsets(client, string(RekeyGroup), raw, ahead); err != nil {
-			return true, err
+			return d, err
 		}
 		log.Info("carried the raw topic's committed offsets over to the re-key group",
 			"from", DedupGroup, "to", RekeyGroup, "topic", raw, "partitions", len(ahead))
@@ -92,12 +108,12 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (drainLoop bool, 
 				"group", DedupGroup, "topic", raw, "partition", p, "err", err)
 		}
 	}
-	return true, nil
+	return d, nil
 }
 
-// legacyLoopExists reports whether the old loop topic is still there;
-// when the brokers cannot tell, it answers yes, which changes nothing.
-func legacyLoopExists(c *Config) bool {
+// exists reports whether topic is still there; when the brokers cannot
+// tell, it answers yes, which changes nothing.
+func exists(c *Config, topic string) bool {
 	admin, err := sarama.NewClusterAdmin(c.Brokers, c.SaramaConfig())
 	if err != nil {
 		return true
@@ -107,7 +123,7 @@ func legacyLoopExists(c *Config) bool {
 	if err != nil {
 		return true
 	}
-	_, ok := topics[legacyLoop]
+	_, ok := topics[topic]
 	return ok
 }
 

@@ -21,7 +21,6 @@ type Outputs struct {
 	// Rekeyed carries requests, batches and expiry markers to the table
 	// owners, keyed by connection.
 	Rekeyed    goka.Stream
-	Kept       goka.Stream // requests that become audit records, keyed by connection
 	DeadLetter goka.Stream // raw lines that could not be parsed
 	TopicIDs   goka.Stream // topic id -> name pairs seen in responses, keyed by cluster|id
 	// AccessByTopic and AccessByPrincipal carry partial summaries to the
@@ -79,6 +78,12 @@ type Settings struct {
 	// Heartbeat, OffsetCommit) cost one parse and nothing more. Nil audits
 	// Confluent Cloud's 13 methods.
 	Audited func(schemas.API) bool
+	// Keep takes each request that becomes audit records, in the callback
+	// that decides so: the re-key's for requests that always pass, the
+	// owner's for first Produce/Fetch requests and denials. topology audits
+	// it there (enrich.Process), with no hop in between; the group graphs
+	// declare what it emits and looks up.
+	Keep func(ctx goka.Context, r *schemas.RequestLog)
 }
 
 func (s Settings) log() *slog.Logger {
@@ -153,8 +158,8 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			ctx.Emit(out.Rekeyed, key, to.batch)
 		}
 		if to.kept != nil {
-			ctx.Emit(out.Kept, key, to.kept)
 			call1(s.Observe.Kept, r.APIName)
+			s.Keep(ctx, to.kept)
 		}
 		if to.loop != nil {
 			ctx.Emit(out.Rekeyed, key, to.loop)
@@ -230,7 +235,7 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 			return // Rekey sent it on
 		}
 		call1(s.Observe.Kept, r.APIName)
-		ctx.Emit(out.Kept, ctx.Key(), r)
+		s.Keep(ctx, r)
 	}
 }
 

@@ -17,9 +17,8 @@ import (
 const (
 	rawTopic   = "kafka-request-log"
 	auditTopic = "confluent-audit-log-events"
-	// kaudit's rekeyed and requests topics, read with Options.Hops.
+	// kaudit's rekeyed topic, read with Options.Hops.
 	rekeyedTopic  = "kaudit-rekeyed"
-	requestsTopic = "kaudit-requests"
 	copyTopic     = "bench-baseline-copy"
 	baselineGroup = "bench-baseline"
 	gokaTopic     = "bench-goka-copy"
@@ -524,7 +523,7 @@ func (r *run) latency(ctx context.Context, addr string, p *pipeline, gen *Genera
 	defer cl.Close()
 	var through []string
 	if r.o.Hops {
-		through = []string{rekeyedTopic, requestsTopic}
+		through = []string{rekeyedTopic}
 	}
 	from := map[string]map[int32]int64{}
 	for _, t := range append([]string{auditTopic}, through...) {
