@@ -39,8 +39,8 @@ type drains struct {
 // replays of the lines since the last commit are what the record ids are
 // built for.
 //
-// The requests topic needs no such care: instances of either layout may
-// run side by side, as the audit group reads it wherever it exists.
+// The requests topic needs no such care: the audit group reads it wherever
+// it exists, including what an older instance still running sends.
 func upgrade(ctx context.Context, c *Config, log *slog.Logger) (d drains, err error) {
 	client, err := sarama.NewClient(c.Brokers, c.SaramaConfig())
 	if err != nil {
