@@ -84,7 +84,7 @@ type TopicAccess struct {
 
 // AccessDelta is new access by one principal to one resource, from one
 // connection: the dedup group makes them for Produce/Fetch, batched, and
-// the audit group for every other audited method. They are folded into
+// the audit callback for every other audited method. They are folded into
 // partial summaries (processors/access) before they go to the tables.
 type AccessDelta struct {
 	Cluster      string `json:"cluster"`

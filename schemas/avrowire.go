@@ -8,7 +8,7 @@ import (
 )
 
 // Avro binary encoding (Avro spec 1.11, "Binary Encoding"), written by hand
-// for the two records on the hot path: the loop and requests topics carry a
+// for the two records on the hot path: the loop topic carries a
 // RequestLog per request, and the dedup table a ConnState. goavro's generic
 // native-map path costs ~5–8 µs per encode+decode of each; this costs well
 // under 1 µs (BENCHMARKS.md). avro_test.go checks byte for byte against

@@ -278,7 +278,7 @@ func avroDecode(codec func() (*goavro.Codec, error), data []byte) (map[string]an
 }
 
 // RequestLogCodec encodes *RequestLog as Avro binary (requestlog.avsc) for
-// the internal loop and requests topics.
+// the internal loop topic (and an older kaudit's requests topic).
 type RequestLogCodec struct{}
 
 var _ goka.Codec = (*RequestLogCodec)(nil)

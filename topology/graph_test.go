@@ -433,8 +433,8 @@ func TestDedupGraphSkipsForwardedLines(t *testing.T) {
 	require.Equal(t, map[string]int{"skipped:forwarded": 2}, obs.counts())
 }
 
-// TestDedupGraphAdminPasses: an admin request leaves for the audit group
-// from the re-key, once and with its bodies. The table's owner gets it
+// TestDedupGraphAdminPasses: an admin request is kept (audited) by the
+// re-key, once and with its bodies. The table's owner gets it
 // without them, for the connection's state, and emits nothing for it; once
 // the owner holds the connection, the next one is counted in its batch.
 func TestDedupGraphAdminPasses(t *testing.T) {

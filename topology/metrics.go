@@ -56,7 +56,7 @@ func newMetrics() *Metrics {
 		kept:       counter("kept_total", "Requests passed on to be audited, by API.", "api"),
 		recordsOut: counter("records_out_total", "Audit records written, by destination topic.", "topic"),
 		notAudited: counter("not_audited_total", "Parsed requests dropped because their method is not audited, by API.", "api"),
-		audited:    counter("audit_requests_total", "Kept requests read by the audit group, by API.", "api"),
+		audited:    counter("audit_requests_total", "Kept requests turned into audit records (or dead-lettered), by API.", "api"),
 		rebalances: counter("rebalances_total", "Partition assignments received, by group.", "group"),
 		recovery:   gauge("recovery_seconds", "Seconds from start until the group or view had recovered its table.", "component"),
 		lag:        gauge("consumer_lag", "Messages not yet committed by the group, by group, input topic and partition (the whole group, read from Kafka).", "group", "topic", "partition"),

@@ -180,7 +180,7 @@ const (
 )
 
 // rekeyed is where Rekey sends a request, in this order: batch (an open
-// batch of its connection) to the loop, kept to the audit group, loop to
+// batch of its connection) to the loop, kept to be audited here, loop to
 // the loop. absorbed: r was counted in its connection's batch.
 type rekeyed struct {
 	batch, kept, loop *schemas.RequestLog
@@ -189,8 +189,8 @@ type rekeyed struct {
 
 // rekey decides where r goes. A Produce or Fetch goes to the owner, which
 // judges it, unless it is absorbed as a repeat. Any other method always
-// passes, whatever the table holds: its record leaves for the audit group
-// from here, not after a loop hop and the owner's queue. The owner still
+// passes, whatever the table holds: it is audited here, not after a loop
+// hop and the owner's queue. The owner still
 // needs it for the connection's state: counted in the connection's batch
 // when the owner holds that state already, else looped without its
 // bodies. The caller reports what it loops with Looped.

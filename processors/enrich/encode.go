@@ -80,7 +80,7 @@ func viaBinding(ctx context.Context, ev cloudevents.Event) ([]byte, goka.Headers
 const contentTypeHeader = "content-type"
 
 // structuredJSON is the hot path of structured encoding, a quarter of the
-// audit group's CPU: the binding runs the event through json.Marshal,
+// audit callback's CPU: the binding runs the event through json.Marshal,
 // which re-scans (compacts) Event.MarshalJSON's output only to escape
 // <, >, & and U+2028/9. Records without those bytes come out the same
 // straight from MarshalJSON (TestStructuredFastPath); others take the

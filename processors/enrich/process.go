@@ -10,7 +10,8 @@ import (
 	"github.com/kaudit/kaudit/schemas"
 )
 
-// Outputs names the streams the audit group writes.
+// Outputs names the streams the audit callback writes besides the
+// routed destinations.
 type Outputs struct {
 	DeadLetter goka.Stream
 }
@@ -28,7 +29,7 @@ type Settings struct {
 	Log     *slog.Logger
 	// Access reports access to the topic and principal tables; nil skips.
 	// Produce and Fetch are counted by the dedup group, which sees every
-	// request; the audit group reports the other methods.
+	// request; the audit callback reports the other methods.
 	Access func(ctx goka.Context, d *schemas.AccessDelta)
 	// Consumed, Emitted and Failed are metric hooks; nil is skipped.
 	Consumed func(api string)

@@ -1,6 +1,6 @@
 // Package principals keeps the principals table: per Kafka principal, the
 // resources it touched, its connections and its denials, folded from the
-// access deltas of the dedup and audit groups.
+// access deltas of the groups that see requests.
 package principals
 
 import (

@@ -1,6 +1,6 @@
 // Package topics keeps the topics table: per topic, who produced to it,
 // who fetched from it and who was denied there, folded from the access
-// deltas of the dedup and audit groups.
+// deltas of the groups that see requests.
 package topics
 
 import (

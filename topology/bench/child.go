@@ -237,8 +237,8 @@ type counters struct {
 }
 
 // caughtUp reports whether kaudit has read n lines, settled every one it
-// parsed (lines on the rekeyed stream are neither yet), and the audit group
-// has read every request the dedup group kept.
+// parsed (lines on the rekeyed stream are neither yet), and every kept
+// request is audited.
 func (c counters) caughtUp(n int64) bool {
 	return c.LinesIn >= n && c.Kept+c.Suppressed+c.NotAudited >= c.Parsed && c.Audited >= c.Kept
 }
