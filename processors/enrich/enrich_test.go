@@ -107,15 +107,16 @@ func TestMultiResourceRequests(t *testing.T) {
 			},
 		},
 		{
-			name: "delete topics v6 by id, resolved and not",
-			r: line(t, "DELETE_TOPICS", 20, 6, `{"topics":[{"name":null,"topicId":"known"},{"name":null,"topicId":"unknown"}],"timeoutMs":1}`,
-				`{"throttleTimeMs":0,"responses":[{"name":"orders","topicId":"known","errorCode":0,"errorMessage":null},{"name":null,"topicId":"unknown","errorCode":100,"errorMessage":"This server does not host this topic ID."}]}`),
+			name: "delete topics v6 by id: named by the response, by the catalog, or not",
+			r: line(t, "DELETE_TOPICS", 20, 6, `{"topics":[{"name":null,"topicId":"new"},{"name":null,"topicId":"known"},{"name":null,"topicId":"unknown"}],"timeoutMs":1}`,
+				`{"throttleTimeMs":0,"responses":[{"name":"payments","topicId":"new","errorCode":0,"errorMessage":null},{"name":null,"topicId":"known","errorCode":0,"errorMessage":null},{"name":null,"topicId":"unknown","errorCode":100,"errorMessage":"This server does not host this topic ID."}]}`),
 			l: Lookups{TopicName: func(cluster, id string) (string, bool) {
 				return "orders", cluster == "lkc-1" && id == "known"
 			}},
-			resType: ResTopic, names: []string{"orders", "unknown"},
-			requests: []string{`{"name":"orders"}`, `{"name":"unknown"}`},
+			resType: ResTopic, names: []string{"payments", "orders", "unknown"},
+			requests: []string{`{"name":"payments"}`, `{"name":"orders"}`, `{"name":"unknown"}`},
 			results: []string{
+				`{"message":null,"errorCode":0,"errorType":"NONE"}`,
 				`{"message":null,"errorCode":0,"errorType":"NONE"}`,
 				`{"message":null,"errorCode":100,"errorType":"UNKNOWN_TOPIC_ID"}`,
 			},

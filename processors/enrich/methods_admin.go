@@ -73,12 +73,16 @@ func deleteTopicsResources(r *schemas.RequestLog, l Lookups) ([]resource, error)
 		return nil, err
 	}
 	byName, byID := map[string]int16{}, map[string]int16{}
+	idName := map[string]string{} // a KRaft broker names what it deleted by id
 	for _, t := range resp.Responses {
 		if t.Name != nil {
 			byName[*t.Name] = t.ErrorCode
 		}
 		if t.TopicID != "" && t.TopicID != schemas.ZeroUUID {
 			byID[t.TopicID] = t.ErrorCode
+			if t.Name != nil {
+				idName[t.TopicID] = *t.Name
+			}
 		}
 	}
 	var out []resource
@@ -100,7 +104,10 @@ func deleteTopicsResources(r *schemas.RequestLog, l Lookups) ([]resource, error)
 		if t.Name != nil && *t.Name != "" {
 			add(*t.Name, byName[*t.Name])
 		} else {
-			add(topicName(r, l, "", t.TopicID), byID[t.TopicID])
+			// The response's name first: the catalog learns this id from
+			// this very response, which the re-key audits before the
+			// catalog has it.
+			add(topicName(r, l, idName[t.TopicID], t.TopicID), byID[t.TopicID])
 		}
 	}
 	return out, nil
