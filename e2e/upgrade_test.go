@@ -51,13 +51,7 @@ func oldLayout(t *testing.T, b *embedded.Broker, cfg *topology.Config, done []st
 	if rekeyAt != nil {
 		commit(topology.RekeyGroup, rekeyAt)
 	}
-
-	r, err := schemas.ParseLine([]byte(looped), schemas.ParseOptions{Cluster: cfg.Cluster.ID, Location: time.UTC})
-	require.NoError(t, err)
-	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(legacyLoop), new(schemas.RequestLogCodec))
-	require.NoError(t, err)
-	require.NoError(t, em.EmitSync(schemas.ConnKey(r.Cluster, r.Connection), r))
-	require.NoError(t, em.Finish())
+	leaveRequest(t, b, cfg, legacyLoop, looped)
 }
 
 // oldRequests leaves the request in line on the requests topic, through
@@ -67,9 +61,16 @@ func oldRequests(t *testing.T, b *embedded.Broker, cfg *topology.Config, line st
 	t.Helper()
 	_, err := kadm.NewClient(newClient(t, b)).CreateTopic(context.Background(), 3, 1, nil, cfg.Topics.Requests)
 	require.NoError(t, err)
+	leaveRequest(t, b, cfg, cfg.Topics.Requests, line)
+}
+
+// leaveRequest writes the request in line to topic as an earlier kaudit
+// did: parsed, Avro, keyed by connection.
+func leaveRequest(t *testing.T, b *embedded.Broker, cfg *topology.Config, topic, line string) {
+	t.Helper()
 	r, err := schemas.ParseLine([]byte(line), schemas.ParseOptions{Cluster: cfg.Cluster.ID, Location: time.UTC})
 	require.NoError(t, err)
-	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(cfg.Topics.Requests), new(schemas.RequestLogCodec))
+	em, err := goka.NewEmitter(b.Addrs(), goka.Stream(topic), new(schemas.RequestLogCodec))
 	require.NoError(t, err)
 	require.NoError(t, em.EmitSync(schemas.ConnKey(r.Cluster, r.Connection), r))
 	require.NoError(t, em.Finish())
@@ -77,8 +78,8 @@ func oldRequests(t *testing.T, b *embedded.Broker, cfg *topology.Config, line st
 
 // TestUpgradeFromLoopLayout starts kaudit where an earlier one stopped.
 // kaudit must audit the request left on the requests topic, apply the
-// request left on the loop topic, read the raw topic
-// from where kaudit-dedup stopped rather than from its start, drop
+// request left on the loop topic, read the raw topic from where
+// kaudit-dedup stopped rather than from its start, drop
 // kaudit-dedup's raw offsets, and give the rekeyed stream and the table
 // the old loop's partition count, which the loop must share with them.
 // The same must come of a start after one that stopped between carrying

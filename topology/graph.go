@@ -30,7 +30,7 @@ func RekeyGraph(st Streams, s dedup.Settings, keep ...goka.Edge) *goka.GroupGrap
 		goka.Output(st.Rekeyed, new(schemas.RequestLogCodec)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Output(st.TopicIDs, new(schemas.TopicInfoCodec)),
-		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for v13+ topic ids
+		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)), // names for topic ids (enrich.Lookups)
 	}, keep...)...)
 }
 

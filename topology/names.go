@@ -14,7 +14,7 @@ const (
 	// requests topic into routed CloudEvent audit records; the re-key and
 	// dedup groups audit the requests they keep themselves.
 	AuditGroup goka.Group = "kaudit-audit"
-	// CatalogGroup keeps topic id -> name, fed by the dedup group.
+	// CatalogGroup keeps topic id -> name, fed by the re-key group.
 	CatalogGroup goka.Group = "kaudit-catalog"
 	// DirectoryGroup keeps Kafka principal -> identity, fed by the
 	// principal-directory topic.

@@ -1,5 +1,5 @@
 // Package catalog keeps the topic catalog: a group table from topic id to
-// topic name, fed by the ids the dedup group harvests from CreateTopics,
+// topic name, fed by the ids the re-key group harvests from CreateTopics,
 // DeleteTopics and Metadata responses. The groups that audit requests look
 // names up in it to render Fetch and Produce v13+, which carry only topic
 // ids.

@@ -190,10 +190,9 @@ type rekeyed struct {
 // rekey decides where r goes. A Produce or Fetch goes to the owner, which
 // judges it, unless it is absorbed as a repeat. Any other method always
 // passes, whatever the table holds: it is audited here, not after a loop
-// hop and the owner's queue. The owner still
-// needs it for the connection's state: counted in the connection's batch
-// when the owner holds that state already, else looped without its
-// bodies. The caller reports what it loops with Looped.
+// hop and the owner's queue. The owner still needs it for the connection's
+// state: counted in the connection's batch when the owner holds that state
+// already, else looped without its bodies. The caller reports what it loops with Looped.
 func (b *Batcher) rekey(r *schemas.RequestLog, key string) rekeyed {
 	var to rekeyed
 	to.batch, to.absorbed = b.absorb(r, key)
