@@ -181,6 +181,12 @@ func worseError(have, next int16) int16 {
 // Denied reports whether the request was refused by an ACL check.
 func (r *RequestLog) Denied() bool { return IsAuthorizationCode(r.ErrorCode) }
 
+// ProduceOrFetch reports whether r is a Produce or a Fetch: the requests
+// that the dedup rule judges per connection and whose access the dedup
+// group tracks. Any other audited request is kept whatever its
+// connection's state.
+func (r *RequestLog) ProduceOrFetch() bool { return r.APIKey == APIProduce || r.APIKey == APIFetch }
+
 // addSize adds a logged byte count, ignoring negative ones and saturating
 // instead of wrapping: sizes come from untrusted input.
 func addSize(total, n int64) int64 {

@@ -24,7 +24,7 @@ const (
 // Fetch/Produce v13+ topic ids to names when the catalog knows them; it
 // may be nil.
 func Track(st *schemas.ConnState, r *schemas.RequestLog, resolve func(cluster, id string) (string, bool)) []schemas.AccessDelta {
-	if !produceOrFetch(r) {
+	if !r.ProduceOrFetch() {
 		return nil
 	}
 	newTopic := false

@@ -192,12 +192,13 @@ type rekeyed struct {
 // passes, whatever the table holds: it is audited here, not after a loop
 // hop and the owner's queue. The owner still needs it for the connection's
 // state: counted in the connection's batch when the owner holds that state
-// already, else looped without its bodies. The caller reports what it loops with Looped.
+// already, else looped without its bodies. The caller reports what it
+// loops with Looped.
 func (b *Batcher) rekey(r *schemas.RequestLog, key string) rekeyed {
 	var to rekeyed
 	to.batch, to.absorbed = b.absorb(r, key)
 	switch {
-	case !produceOrFetch(r):
+	case !r.ProduceOrFetch():
 		to.kept = r
 		if !to.absorbed {
 			to.loop = stateOnly(r)
@@ -225,7 +226,7 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 	if b == nil || b.Known == nil {
 		return nil, false
 	}
-	if produceOrFetch(r) && !batchable(r) {
+	if r.ProduceOrFetch() && !batchable(r) {
 		return b.take(key), false
 	}
 	k := sentKeyOf(key) // hashed once for the look and the record
@@ -325,7 +326,7 @@ func (b *Batcher) NewSession() {
 // batchable reports whether r may be absorbed: a Produce or Fetch that
 // names topics and is not denied.
 func batchable(r *schemas.RequestLog) bool {
-	return len(r.Topics) > 0 && !r.Denied() && produceOrFetch(r)
+	return len(r.Topics) > 0 && !r.Denied() && r.ProduceOrFetch()
 }
 
 // known reports whether the owner holds what r, a request on the

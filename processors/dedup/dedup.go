@@ -239,13 +239,6 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 	}
 }
 
-// produceOrFetch reports whether r is a Produce or Fetch: the requests that
-// the dedup rule judges, and whose access is tracked. Any other request is
-// kept whatever its connection's state (Decide).
-func produceOrFetch(r *schemas.RequestLog) bool {
-	return r.APIKey == schemas.APIProduce || r.APIKey == schemas.APIFetch
-}
-
 // stateOnly is the loop record of a request that Rekey passed: what the
 // owner's state takes from it (Decide, applied), without the bodies.
 func stateOnly(r *schemas.RequestLog) *schemas.RequestLog {

@@ -72,7 +72,7 @@ func Process(out Outputs, s Settings) goka.ProcessCallback {
 			return
 		}
 		for _, rec := range recs {
-			if s.Access != nil && r.APIKey != schemas.APIProduce && r.APIKey != schemas.APIFetch {
+			if s.Access != nil && !r.ProduceOrFetch() {
 				d := AdminAccess(r, rec.Route)
 				s.Access(ctx, &d)
 			}
