@@ -113,14 +113,13 @@ func DirectoryGraph(st Streams) *goka.GroupGraph {
 // AuditGraph drains the requests topic, through which an older kaudit
 // sent kept requests to this group; the re-key and dedup groups audit them
 // in place now. Pipeline runs it while the topic exists (upgrade), so that
-// no request an older instance sent is lost.
-func AuditGraph(st Streams, destinations []string, s enrich.Settings) *goka.GroupGraph {
-	edges := []goka.Edge{
+// no request an older instance sent is lost. keep are as in RekeyGraph.
+func AuditGraph(st Streams, s enrich.Settings, keep ...goka.Edge) *goka.GroupGraph {
+	return goka.DefineGroup(AuditGroup, append([]goka.Edge{
 		goka.Input(st.Requests, new(schemas.RequestLogCodec), enrich.Process(enrich.Outputs{DeadLetter: st.DeadLetter}, s)),
 		goka.Output(st.DeadLetter, new(codec.Bytes)),
 		goka.Lookup(CatalogTable, new(schemas.TopicInfoCodec)),
-	}
-	return goka.DefineGroup(AuditGroup, append(edges, KeepEdges(destinations)...)...)
+	}, keep...)...)
 }
 
 // GroupOptions are the processor options a group's graph needs to work as

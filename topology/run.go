@@ -148,7 +148,7 @@ func (p *Pipeline) Graphs() []*goka.GroupGraph {
 	graphs := []*goka.GroupGraph{RekeyGraph(st, ds, keep...), DedupGraph(st, ds, p.drains.loop, keep...),
 		CatalogGraph(st), DirectoryGraph(st), TopicsGraph(st), PrincipalsGraph(st)}
 	if p.drains.requests {
-		graphs = append(graphs, AuditGraph(st, p.router.Topics(), es))
+		graphs = append(graphs, AuditGraph(st, es, keep...))
 	}
 	return graphs
 }
@@ -258,14 +258,10 @@ func (p *Pipeline) runLoop(ctx context.Context, graphs []*goka.GroupGraph) error
 		// Deleted under a running kaudit: goka cannot start a processor
 		// whose loop topic is missing, and EnsureTopics below would make
 		// the requests topic again.
-		if p.drains.loop && !exists(&p.cfg, legacyLoop) {
-			p.log.Info("the old loop topic is gone; the dedup group stops reading it", "topic", legacyLoop)
-			p.drains.loop = false
-			graphs = p.Graphs()
-		}
-		if p.drains.requests && !exists(&p.cfg, p.cfg.Topics.Requests) {
-			p.log.Info("the old requests topic is gone; the audit group stops", "topic", p.cfg.Topics.Requests)
-			p.drains.requests = false
+		if now := p.drains.still(&p.cfg); now != p.drains {
+			p.log.Info("a topic of an older layout is gone; kaudit stops reading it",
+				"reads_loop", now.loop, "drains_requests", now.requests)
+			p.drains = now
 			graphs = p.Graphs()
 		}
 		// A topic deleted under a running kaudit is made again, with its

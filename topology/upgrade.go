@@ -56,11 +56,12 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (d drains, err er
 	if err != nil {
 		return d, fmt.Errorf("list topics: %w", err)
 	}
-	if _, d.requests = topics[c.Topics.Requests]; d.requests {
+	d = drainsIn(topics, c)
+	if d.requests {
 		log.Info("draining the requests topic of an earlier kaudit; delete it once group "+
 			string(AuditGroup)+" has no lag on it and no older instance runs", "topic", c.Topics.Requests)
 	}
-	if _, d.loop = topics[legacyLoop]; !d.loop {
+	if !d.loop {
 		return d, nil // never ran the loop layout
 	}
 	log.Info("draining the loop topic of an earlier kaudit; delete it once group "+
@@ -111,20 +112,31 @@ func upgrade(ctx context.Context, c *Config, log *slog.Logger) (d drains, err er
 	return d, nil
 }
 
-// exists reports whether topic is still there; when the brokers cannot
-// tell, it answers yes, which changes nothing.
-func exists(c *Config, topic string) bool {
+// drainsIn reports which topics of older layouts topics holds.
+func drainsIn(topics map[string]sarama.TopicDetail, c *Config) drains {
+	_, loop := topics[legacyLoop]
+	_, requests := topics[c.Topics.Requests]
+	return drains{loop: loop, requests: requests}
+}
+
+// still returns the drains whose topics are still there, from one listing
+// of the topics; when the brokers cannot tell, it keeps them all, which
+// changes nothing.
+func (d drains) still(c *Config) drains {
+	if d == (drains{}) {
+		return d
+	}
 	admin, err := sarama.NewClusterAdmin(c.Brokers, c.SaramaConfig())
 	if err != nil {
-		return true
+		return d
 	}
 	defer admin.Close()
 	topics, err := admin.ListTopics()
 	if err != nil {
-		return true
+		return d
 	}
-	_, ok := topics[topic]
-	return ok
+	now := drainsIn(topics, c)
+	return drains{loop: d.loop && now.loop, requests: d.requests && now.requests}
 }
 
 // committed returns group's committed offsets on topic's partitions,
