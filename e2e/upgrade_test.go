@@ -191,10 +191,11 @@ func testUpgrade(t *testing.T, rekeyAt func(int64) int64, crashed bool) {
 	require.EqualValues(t, len(done)+1, read, "the re-key group went on from kaudit-dedup's offsets")
 }
 
-// TestOldLoopDeletedWhileRunning: the old loop and requests topics, deleted
-// under a running kaudit, must not stop it for good: processors rebuilt
-// after that (here after a broker restart) no longer read them, and the
-// requests topic is not made again.
+// TestOldLoopDeletedWhileRunning: while the requests topic exists, kaudit
+// audits what an older instance still sends to it. The old loop and
+// requests topics, deleted under a running kaudit, must not stop it for
+// good: processors rebuilt after that (here after a broker restart) no
+// longer read them, and the requests topic is not made again.
 func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	skipShort(t)
 	opts := embedded.Options{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), DataDir: filepath.Join(t.TempDir(), "kafka")}
@@ -208,6 +209,18 @@ func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	p, stop := runPipeline(t, cfg)
 	waitReady(t, p)
 	consumeN(t, b, cfg.Topics.Audit, 2, 0) // the loop's Produce, the kept CreateTopics
+	// An older instance that still runs keeps sending kept requests to the
+	// requests topic: the drain audits those too, not only what was there
+	// at the start.
+	leaveRequest(t, b, &cfg, cfg.Topics.Requests, demo.CreateTopics(at.Add(500*time.Millisecond), alice, 2, "late", "", 0, ""))
+	var names []string
+	for _, r := range consumeN(t, b, cfg.Topics.Audit, 3, 0) {
+		var ev struct{ Data struct{ ResourceName string } }
+		require.NoError(t, json.Unmarshal(r.Value, &ev))
+		names = append(names, ev.Data.ResourceName)
+	}
+	crn := "crn:///kafka=" + cfg.Cluster.ID + "/topic="
+	require.ElementsMatch(t, []string{crn + "orders", crn + "kept", crn + "late"}, names)
 
 	resp, err := kadm.NewClient(newClient(t, b)).DeleteTopics(context.Background(), legacyLoop, cfg.Topics.Requests)
 	require.NoError(t, err)
@@ -218,7 +231,7 @@ func TestOldLoopDeletedWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	produceLines(t, newClient(t, b), cfg.Topics.Raw, []string{demo.CreateTopics(at.Add(time.Second), alice, 3, "payments", "", 0, "")})
-	consumeN(t, b, cfg.Topics.Audit, 3, 0)
+	consumeN(t, b, cfg.Topics.Audit, 4, 0)
 	// Without a rebuild this would test nothing: before the fix, the
 	// rebuilt processors failed for good on the missing topic.
 	require.GreaterOrEqual(t, scrapeCounter(t, p, "kaudit_restarts_total"), float64(1), "the broker restart rebuilt the processors")
