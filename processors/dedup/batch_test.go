@@ -4,9 +4,12 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -166,6 +169,44 @@ func TestBatcherDueWhenDue(t *testing.T) {
 	require.EqualValues(t, 1, due["c"].BatchProduce)
 	require.Empty(t, b.opened)
 	require.Empty(t, b.Due(true))
+}
+
+// Open batches share one copy of each principal, client id, listener,
+// security protocol and topic name instead of holding each line's own, and
+// a batch still takes the latest value when it changes.
+func TestBatchesShareIdentity(t *testing.T) {
+	// A collection between the absorbs could drop the canonical copies
+	// (see shareIfNew); the batches would then each hold one of their own.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
+	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return known }}
+	parsed := func(off int64, clientID string) *schemas.RequestLog { // fresh strings, as ParseLine makes them
+		r := produce(1, off, 5, strings.Clone("orders"))
+		r.Principal, r.ClientID = strings.Clone(r.Principal), strings.Clone(clientID)
+		r.Listener, r.SecurityProtocol = strings.Clone(r.Listener), strings.Clone(r.SecurityProtocol)
+		return r
+	}
+	for i, key := range []string{"a", "b"} {
+		_, ok := b.absorb(parsed(int64(2+i), "orders-producer"), key)
+		require.True(t, ok)
+	}
+	a, c := b.pending["a"], b.pending["b"]
+	for name, field := range map[string]func(*batch) string{
+		"principal": func(bt *batch) string { return bt.principal },
+		"client id": func(bt *batch) string { return bt.clientID },
+		"listener":  func(bt *batch) string { return bt.listener },
+		"protocol":  func(bt *batch) string { return bt.securityProtocol },
+		"topic":     func(bt *batch) string { return bt.topics[0].Topic },
+	} {
+		require.Same(t, unsafe.StringData(field(a)), unsafe.StringData(field(c)), name)
+	}
+	_, ok := b.absorb(parsed(4, "orders-producer-2"), "a")
+	require.True(t, ok)
+	rec := b.take("a")
+	require.Equal(t, "orders-producer-2", rec.ClientID, "the latest client id")
+	require.Equal(t, "User:orders-svc", rec.Principal)
+	require.EqualValues(t, 2, rec.BatchProduce)
+	require.Equal(t, []schemas.BatchAccess{{Topic: "orders", Access: schemas.Access{Produce: 2, First: t0.Add(time.Second), Last: t0.Add(time.Second)}}}, rec.Batch)
 }
 
 // Batches opened together fall due spread over the second half of the
