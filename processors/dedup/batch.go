@@ -447,7 +447,7 @@ func (b *Batcher) Forget() {
 func (bt *batch) add(r *schemas.RequestLog) {
 	bt.count++
 	shareIfNew(&bt.principal, r.Principal)
-	shareIfNew(&bt.clientID, r.ClientID)
+	setIfAny(&bt.clientID, r.ClientID) // often one per connection: nothing to share
 	shareIfNew(&bt.listener, r.Listener)
 	shareIfNew(&bt.securityProtocol, r.SecurityProtocol)
 	if r.Time.After(bt.last) {
@@ -483,13 +483,12 @@ func (bt *batch) add(r *schemas.RequestLog) {
 // shareIfNew is setIfAny for a batch's identity: a value that differs
 // from the one held is replaced by its canonical copy (unique.Make). Open
 // batches, up to MaxPending of them, would otherwise each keep the parse's
-// own copies of the same few principals, client ids, listeners and topic
-// names: about half the live objects of the bench's latency phase. Shared,
-// an open batch takes ~470 B instead of ~580 B (BENCHMARKS.md, twenty-sixth
-// session). A repeat's values are compared, not interned, so the usual
-// case costs no lookup. Batches keep the string, not its handle, so the
-// canonical copy may be dropped at a collection: batches opened between
-// two collections share one copy, a few copies in all instead of one each.
+// own copies of the same few principals, listeners, protocols and topic
+// names (BENCHMARKS.md, twenty-sixth session). A repeat's values are
+// compared, not interned, so the usual case costs no lookup. Batches keep
+// the string, not its handle, so the canonical copy may be dropped at a
+// collection: batches opened between two collections share one copy, a
+// few copies in all instead of one each.
 func shareIfNew(dst *string, v string) {
 	if v != "" && v != *dst {
 		*dst = unique.Make(v).Value()

@@ -171,9 +171,9 @@ func TestBatcherDueWhenDue(t *testing.T) {
 	require.Empty(t, b.Due(true))
 }
 
-// Open batches share one copy of each principal, client id, listener,
-// security protocol and topic name instead of holding each line's own, and
-// a batch still takes the latest value when it changes.
+// Open batches share one copy of each principal, listener, security
+// protocol and topic name instead of holding each line's own, and a batch
+// still takes the latest value when it changes.
 func TestBatchesShareIdentity(t *testing.T) {
 	// A collection between the absorbs could drop the canonical copies
 	// (see shareIfNew); the batches would then each hold one of their own.
@@ -193,7 +193,6 @@ func TestBatchesShareIdentity(t *testing.T) {
 	a, c := b.pending["a"], b.pending["b"]
 	for name, field := range map[string]func(*batch) string{
 		"principal": func(bt *batch) string { return bt.principal },
-		"client id": func(bt *batch) string { return bt.clientID },
 		"listener":  func(bt *batch) string { return bt.listener },
 		"protocol":  func(bt *batch) string { return bt.securityProtocol },
 		"topic":     func(bt *batch) string { return bt.topics[0].Topic },
