@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unique"
@@ -244,7 +245,13 @@ func (b *Batcher) absorb(r *schemas.RequestLog, key string) (*schemas.RequestLog
 		if len(b.pending) >= cmp.Or(b.MaxPending, DefaultMaxPending) {
 			return nil, false
 		}
-		bt = &batch{cluster: r.Cluster, connection: r.Connection}
+		// The connection id is the tail of its key (schemas.ConnKey): held
+		// from there, it costs an open batch no string of its own.
+		connection := r.Connection
+		if strings.HasSuffix(key, connection) {
+			connection = key[len(key)-len(connection):]
+		}
+		bt = &batch{cluster: r.Cluster, connection: connection}
 		b.pending[key] = bt
 		heap.Push(&b.opened, openedBatch{b.due(time.Now()), key, bt})
 	}

@@ -172,25 +172,29 @@ func TestBatcherDueWhenDue(t *testing.T) {
 }
 
 // Open batches share one copy of each principal, listener, security
-// protocol and topic name instead of holding each line's own, and a batch
-// still takes the latest value when it changes.
+// protocol and topic name instead of holding each line's own, hold their
+// connection id in their key's bytes, and still take the latest value of
+// a field when it changes.
 func TestBatchesShareIdentity(t *testing.T) {
 	// A collection between the absorbs could drop the canonical copies
 	// (see shareIfNew); the batches would then each hold one of their own.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	known := &schemas.ConnState{Cluster: cluster, Connection: conn, Epoch: t0, LastSeen: t0, FirstProduce: &schemas.FirstRequest{SourceOffset: 1}}
 	b := &Batcher{Rules: Rules{TTL: DefaultTTL}, Known: func(string) *schemas.ConnState { return known }}
-	parsed := func(off int64, clientID string) *schemas.RequestLog { // fresh strings, as ParseLine makes them
+	parsed := func(off int64, connection, clientID string) *schemas.RequestLog { // fresh strings, as ParseLine makes them
 		r := produce(1, off, 5, strings.Clone("orders"))
-		r.Principal, r.ClientID = strings.Clone(r.Principal), strings.Clone(clientID)
+		r.Connection, r.Principal, r.ClientID = strings.Clone(connection), strings.Clone(r.Principal), strings.Clone(clientID)
 		r.Listener, r.SecurityProtocol = strings.Clone(r.Listener), strings.Clone(r.SecurityProtocol)
 		return r
 	}
-	for i, key := range []string{"a", "b"} {
-		_, ok := b.absorb(parsed(int64(2+i), "orders-producer"), key)
+	var keys []string
+	for i, connection := range []string{conn, conn + "0"} {
+		key := schemas.ConnKey(cluster, connection)
+		_, ok := b.absorb(parsed(int64(2+i), connection, "orders-producer"), key)
 		require.True(t, ok)
+		keys = append(keys, key)
 	}
-	a, c := b.pending["a"], b.pending["b"]
+	a, c := b.pending[keys[0]], b.pending[keys[1]]
 	for name, field := range map[string]func(*batch) string{
 		"principal": func(bt *batch) string { return bt.principal },
 		"listener":  func(bt *batch) string { return bt.listener },
@@ -199,9 +203,11 @@ func TestBatchesShareIdentity(t *testing.T) {
 	} {
 		require.Same(t, unsafe.StringData(field(a)), unsafe.StringData(field(c)), name)
 	}
-	_, ok := b.absorb(parsed(4, "orders-producer-2"), "a")
+	require.Same(t, unsafe.StringData(keys[0][len(cluster)+1:]), unsafe.StringData(a.connection), "the connection id is the key's tail")
+	_, ok := b.absorb(parsed(4, conn, "orders-producer-2"), keys[0])
 	require.True(t, ok)
-	rec := b.take("a")
+	rec := b.take(keys[0])
+	require.Equal(t, conn, rec.Connection)
 	require.Equal(t, "orders-producer-2", rec.ClientID, "the latest client id")
 	require.Equal(t, "User:orders-svc", rec.Principal)
 	require.EqualValues(t, 2, rec.BatchProduce)
