@@ -101,6 +101,14 @@ func (s Settings) access(ctx goka.Context, out Outputs, d *schemas.AccessDelta) 
 	EmitAccess(ctx, out, d)
 }
 
+// kept counts r as kept and hands it to Keep, where Rekey and Collapse
+// decide to keep it: kaudit_kept_total must match what is audited (the
+// bench's caught-up check compares the two).
+func (s Settings) kept(ctx goka.Context, r *schemas.RequestLog) {
+	call1(s.Observe.Kept, r.APIName)
+	s.Keep(ctx, r)
+}
+
 func (s Settings) audited(api schemas.API) bool {
 	if s.Audited == nil {
 		return api.Cloud
@@ -158,8 +166,7 @@ func Rekey(out Outputs, s Settings) goka.ProcessCallback {
 			ctx.Emit(out.Rekeyed, key, to.batch)
 		}
 		if to.kept != nil {
-			call1(s.Observe.Kept, r.APIName)
-			s.Keep(ctx, to.kept)
+			s.kept(ctx, to.kept)
 		}
 		if to.loop != nil {
 			ctx.Emit(out.Rekeyed, key, to.loop)
@@ -234,8 +241,7 @@ func Collapse(out Outputs, s Settings) goka.ProcessCallback {
 		if r.Passed {
 			return // Rekey sent it on
 		}
-		call1(s.Observe.Kept, r.APIName)
-		s.Keep(ctx, r)
+		s.kept(ctx, r)
 	}
 }
 
